@@ -1,0 +1,21 @@
+//! sip-balancer: a SIP / HTTP / SMPP load balancer for carriers,
+//! thread-per-core and shared-nothing on io_uring (glommio).
+//!
+//! # Layout
+//! - [`config`]: typed configuration from YAML or the original `lb.properties`.
+//! - [`sip`]: the stateless SIP proxy core (sans-IO).
+//! - [`registry`]: node liveness and the immutable node snapshots.
+//! - [`balancer`]: node choice (rendezvous hashing, Call-ID affinity table).
+//! - [`stats`]: per-shard counters.
+//! - [`runtime`]: shards, sockets, mesh, registry task (the only I/O).
+//!
+//! Everything outside `runtime` compiles and is tested without sockets or a clock.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod balancer;
+pub mod config;
+pub mod registry;
+pub mod runtime;
+pub mod sip;
+pub mod stats;

@@ -1,0 +1,108 @@
+//! A balanced node (SIP application server) as the shards see it.
+
+use std::net::{IpAddr, SocketAddr};
+
+use crate::config::{Ports, Transport};
+
+/// Stable identifier of a node inside one balancer process. Assigned by the
+/// registry the first time it hears of a node and never reused, so dead
+/// nodes stay recognisable ("all nodes ever", original §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub u32);
+
+/// Liveness of a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeState {
+    /// Takes new calls.
+    Up,
+    /// Alive, keeps its dialogs, takes no new calls (`GRACEFUL_SHUTDOWN=true`).
+    Draining,
+    /// Expired, stopped or failed its probes; kept so its address is still recognised.
+    Down,
+}
+
+/// Where the registry learnt of the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeSource {
+    /// SIP `Mobicents-Heartbeat` OPTIONS/INFO on the internal port.
+    Heartbeat,
+    /// Listed in the configuration and probed with OPTIONS.
+    Static,
+    /// `extraServerNodes` entry (direction analysis only, never balanced to).
+    Extra,
+}
+
+/// One node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// Registry-assigned id.
+    pub id: NodeId,
+    /// `hostname` property (for logs).
+    pub hostname: String,
+    /// Node address.
+    pub ip: IpAddr,
+    /// Ports per transport (`udpPort`, `tcpPort`, … properties).
+    pub ports: Ports,
+    /// `version` property (rolling upgrades), 0 when absent or not numeric.
+    pub version: u32,
+    /// `jvmRoute` property.
+    pub jvm_route: Option<String>,
+    /// Every property the node announced, in announcement order.
+    pub properties: Vec<(String, String)>,
+    /// Liveness.
+    pub state: NodeState,
+    /// Origin.
+    pub source: NodeSource,
+    /// Identity hash used by rendezvous hashing: a pure function of
+    /// (ip, udp port), so every shard and every balancer instance agrees.
+    pub hash: u64,
+}
+
+// === impl Node ===
+
+impl Node {
+    /// Up or draining.
+    pub fn is_alive(&self) -> bool {
+        matches!(self.state, NodeState::Up | NodeState::Draining)
+    }
+
+    /// Eligible for new calls.
+    pub fn takes_new_calls(&self) -> bool {
+        self.state == NodeState::Up && self.source != NodeSource::Extra
+    }
+
+    /// Port for a transport, if the node listens on it.
+    pub fn port(&self, transport: Transport) -> Option<u16> {
+        match transport {
+            Transport::Udp => self.ports.udp,
+            Transport::Tcp => self.ports.tcp,
+            Transport::Tls => self.ports.tls,
+            Transport::Ws => self.ports.ws,
+            Transport::Wss => self.ports.wss,
+        }
+    }
+
+    /// Address for a transport.
+    pub fn addr(&self, transport: Transport) -> Option<SocketAddr> {
+        self.port(transport).map(|p| SocketAddr::new(self.ip, p))
+    }
+
+    /// Whether `port` is any of the node's ports.
+    pub fn has_port(&self, port: u16) -> bool {
+        let p = Some(port);
+        let ports = &self.ports;
+        ports.udp == p || ports.tcp == p || ports.tls == p || ports.ws == p || ports.wss == p
+    }
+}
+
+/// Identity hash of a node address (FNV-1a over ip bytes and port, then mixed).
+/// Fixed function, no random seed: routing must agree across shards and processes.
+pub fn node_hash(ip: IpAddr, udp_port: u16) -> u64 {
+    let mut h = crate::balancer::hash::Fnv64::new();
+    match ip {
+        IpAddr::V4(v4) => h.write(&v4.octets()),
+        IpAddr::V6(v6) => h.write(&v6.octets()),
+    }
+    h.write(&udp_port.to_be_bytes());
+    crate::balancer::hash::mix64(h.finish())
+}

@@ -1,0 +1,1 @@
+//! Active SIP OPTIONS probing of static nodes.

@@ -1,0 +1,13 @@
+//! The stateless SIP proxy core (RFC 3261 §16.11), sans-IO.
+//!
+//! # Layout
+//! - [`message`]: zero-copy head index of one message.
+//! - [`headers`]: lazy typed views (Via, URIs, parameters, Max-Forwards…).
+//! - [`proxy`]: per-shard entry point — one datagram in, transmits, hand-offs
+//!   and registry events out.
+//!
+//! Nothing here opens sockets or reads the clock.
+
+pub mod headers;
+pub mod message;
+pub mod proxy;
