@@ -11,3 +11,12 @@
 pub mod headers;
 pub mod message;
 pub mod proxy;
+
+pub mod edit;
+pub mod reply;
+mod request;
+mod response;
+pub mod routes;
+pub mod settings;
+pub mod vias;
+pub mod write;

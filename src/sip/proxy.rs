@@ -7,14 +7,23 @@
 //! else. When the Call-ID's affinity entry lives on another shard, the
 //! proxy asks for a hand-off instead and the runtime passes the datagram to
 //! that shard, which calls `handle` again with `handed_off = true`.
+//!
+//! Request and response paths live in [`super::request`] and
+//! [`super::response`]; this file holds the state and the dispatch.
 
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use super::edit::Edits;
+use super::message::{Message, StartLine};
+use super::reply;
+use super::settings::Settings;
+use crate::balancer::call_id_table::CallIdTable;
 use crate::config::Config;
-use crate::registry::{Event, NodeSet};
+use crate::registry::{Event, NodeId, NodeSet};
+use crate::stats::SipCounters;
 
 /// Which of our two SIP sockets a datagram arrived on / leaves from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,46 +81,126 @@ impl Output {
         self.events.clear();
         self.hand_off = None;
     }
+
+    /// Queue `buf[start..]` (just written) for sending.
+    pub(crate) fn emit(&mut self, leg: LegId, dst: SocketAddr, start: usize) {
+        let range = start..self.buf.len();
+        self.transmits.push(Transmit { leg, dst, range });
+    }
 }
 
 /// Per-shard proxy state.
 #[derive(Debug)]
 pub struct Proxy {
-    _priv: (),
+    pub(crate) settings: Settings,
+    pub(crate) nodes: Arc<NodeSet>,
+    pub(crate) table: CallIdTable,
+    pub(crate) shard: usize,
+    pub(crate) shards: usize,
+    pub(crate) counters: SipCounters,
+    pub(crate) edits: Edits,
+    /// Last time each node's traffic was reported to the registry; reports
+    /// are rate-limited so a busy node does not flood the control shard.
+    refreshed: Vec<(NodeId, Instant)>,
+    refresh_every: Duration,
 }
+
+// === impl Proxy ===
 
 impl Proxy {
     /// Proxy for shard `shard` of `shards`.
     pub fn new(cfg: &Config, shard: usize, shards: usize, now: Instant) -> Proxy {
-        let _ = (cfg, shard, shards, now);
-        todo!()
+        let shards = shards.max(1);
+        let algo = &cfg.algorithm;
+        let per_shard = (algo.call_id_affinity_max_entries / shards).max(1);
+        Proxy {
+            settings: Settings::new(cfg),
+            nodes: Arc::new(NodeSet::default()),
+            table: CallIdTable::new(per_shard, algo.call_id_affinity_max_time_in_cache, now),
+            shard,
+            shards,
+            counters: SipCounters::default(),
+            edits: Edits::default(),
+            refreshed: Vec::new(),
+            refresh_every: (cfg.registry.node_timeout / 4).max(Duration::from_millis(50)),
+        }
     }
 
     /// Install a new registry snapshot.
     pub fn set_nodes(&mut self, nodes: Arc<NodeSet>) {
-        let _ = nodes;
-        todo!()
+        self.nodes = nodes;
+    }
+
+    /// The snapshot in use.
+    pub fn nodes(&self) -> &NodeSet {
+        &self.nodes
     }
 
     /// Process one datagram.
-    pub fn handle(&mut self, dgram: Datagram<'_>, now: Instant, out: &mut Output) {
-        let _ = (dgram, now, out);
-        todo!()
+    pub fn handle(&mut self, d: Datagram<'_>, now: Instant, out: &mut Output) {
+        out.clear();
+        self.edits.clear();
+        if d.bytes.iter().all(|b| b.is_ascii_whitespace()) {
+            return; // RFC 5626 CRLF keep-alive
+        }
+        let parsed = if d.bytes.len() > self.settings.max_message_size {
+            None
+        } else {
+            Message::parse(d.bytes).ok()
+        };
+        let Some(msg) = parsed else {
+            self.malformed(d, out);
+            return;
+        };
+        match msg.start() {
+            StartLine::Request { method, .. } => self.request(&msg, method, d, now, out),
+            StartLine::Response { .. } => self.response(&msg, d, now, out),
+        }
+    }
+
+    /// Count a datagram the parser rejected; answer 400 if it is a request we
+    /// can answer.
+    fn malformed(&mut self, d: Datagram<'_>, out: &mut Output) {
+        self.counters.malformed += 1;
+        log::debug!("malformed datagram from {} ({} bytes)", d.src, d.bytes.len());
+        if d.bytes.len() <= self.settings.max_message_size && reply::bad_request(&mut out.buf, d.bytes) {
+            out.emit(d.leg, d.src, 0);
+            self.counters.replies_sent += 1;
+        }
+    }
+
+    /// Report traffic from a node to the registry (rate-limited).
+    pub(crate) fn refresh(&mut self, node: NodeId, now: Instant, out: &mut Output) {
+        match self.refreshed.iter_mut().find(|(n, _)| *n == node) {
+            Some((_, last)) if now.saturating_duration_since(*last) < self.refresh_every => return,
+            Some((_, last)) => *last = now,
+            None => self.refreshed.push((node, now)),
+        }
+        out.events.push(Event::Traffic { node });
+    }
+
+    /// Home shard of a Call-ID.
+    pub(crate) fn home_shard(&self, key: u64) -> usize {
+        (key % self.shards as u64) as usize
     }
 
     /// Run timers (affinity-table eviction) due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = now;
-        todo!()
+        self.table.handle_timeout(now);
     }
 
     /// When `handle_timeout` should next run.
     pub fn poll_timeout(&self) -> Instant {
-        todo!()
+        self.table.poll_timeout()
     }
 
     /// This shard's counters.
-    pub fn counters(&self) -> &crate::stats::SipCounters {
-        todo!()
+    pub fn counters(&self) -> &SipCounters {
+        &self.counters
+    }
+
+    /// Entries in this shard's Call-ID affinity table.
+    pub fn affinity_entries(&self) -> usize {
+        self.table.len()
     }
 }

@@ -1,0 +1,134 @@
+//! Responses the balancer generates itself (RFC 3261 §8.2.6): `100 Trying`,
+//! `200 OK` to heartbeats, `400`, `483`, and the "no node" status.
+//!
+//! A reply copies Via, From, To, Call-ID and CSeq from the request, adds a To
+//! tag to final responses that lack one (a fixed function of the Call-ID, so
+//! a retransmitted request gets the same reply), and has no body.
+
+use std::net::{IpAddr, SocketAddr};
+
+use super::headers::{self, Rport, Via};
+use super::message::{HeaderName, Message};
+use super::write::{push_hex64, push_u32};
+use crate::balancer::hash::key_hash;
+
+/// Append a complete reply to `req` to `out`.
+pub fn write(out: &mut Vec<u8>, req: &Message<'_>, code: u16, reason: &[u8]) {
+    out.extend_from_slice(b"SIP/2.0 ");
+    push_u32(out, u32::from(code));
+    out.push(b' ');
+    out.extend_from_slice(reason);
+    out.extend_from_slice(b"\r\n");
+    for h in req.headers() {
+        match h.name {
+            HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
+                out.extend_from_slice(req.slice(h.line));
+            }
+            HeaderName::To => write_to(out, req, h, code),
+            _ => {}
+        }
+    }
+    out.extend_from_slice(b"Server: sip-balancer\r\nContent-Length: 0\r\n\r\n");
+}
+
+fn write_to(out: &mut Vec<u8>, req: &Message<'_>, h: &super::message::Header, code: u16) {
+    let value = req.slice(h.value);
+    if code < 200 || headers::has_tag(value) {
+        out.extend_from_slice(req.slice(h.line));
+        return;
+    }
+    out.extend_from_slice(b"To: ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b";tag=lb");
+    push_hex64(out, key_hash(req.call_id()));
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Where a response to a request goes (RFC 3261 §18.2.2 with RFC 3581):
+/// the source IP (`received`), and the source port when the client asked
+/// for `rport`, else the Via's sent-by port (default 5060).
+pub fn destination(top_via: Option<&Via<'_>>, src: SocketAddr) -> SocketAddr {
+    match top_via {
+        Some(v) if v.rport == Rport::Absent => SocketAddr::new(src.ip(), v.port.unwrap_or(5060)),
+        _ => src,
+    }
+}
+
+/// Where a forwarded response goes: the Via's `received` (else its host) and
+/// its `rport` value (else its port, else 5060). `None` when the host is not
+/// an IP literal (we do not resolve names on the forwarding path).
+pub fn via_target(v: &Via<'_>) -> Option<SocketAddr> {
+    let host = v.received.unwrap_or(v.host);
+    let ip: IpAddr = super::write::parse_ip(host)?;
+    let port = match v.rport {
+        Rport::Value(p) => p,
+        _ => v.port.unwrap_or(5060),
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
+/// A `400 Bad Request` for a request the parser rejected, built by a plain
+/// line scan; `false` when the bytes do not look enough like a request
+/// (no request line, or a missing Via / From / To / Call-ID / CSeq line), or
+/// when the request is an ACK (never answered).
+pub fn bad_request(out: &mut Vec<u8>, buf: &[u8]) -> bool {
+    let mut lines = buf.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let Some(first) = lines.next() else { return false };
+    if !first.ends_with(b"SIP/2.0") || first.starts_with(b"SIP/") || first.starts_with(b"ACK ") {
+        return false;
+    }
+    let start = out.len();
+    out.extend_from_slice(b"SIP/2.0 400 Bad Request\r\n");
+    let mut seen = [false; 5];
+    for line in lines.take_while(|l| !l.is_empty()) {
+        if let Some(i) = reply_header(line) {
+            seen[i] = true;
+            out.extend_from_slice(line);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    if seen.iter().all(|&s| s) {
+        out.extend_from_slice(b"Server: sip-balancer\r\nContent-Length: 0\r\n\r\n");
+        true
+    } else {
+        out.truncate(start);
+        false
+    }
+}
+
+/// Index of the reply-relevant header a raw line starts with.
+fn reply_header(line: &[u8]) -> Option<usize> {
+    let colon = memchr::memchr(b':', line)?;
+    let name = line.get(..colon)?.trim_ascii();
+    const NAMES: [(&[u8], &[u8], usize); 5] = [
+        (b"via", b"v", 0),
+        (b"from", b"f", 1),
+        (b"to", b"t", 2),
+        (b"call-id", b"i", 3),
+        (b"cseq", b"cseq", 4),
+    ];
+    NAMES
+        .iter()
+        .find(|(long, short, _)| name.eq_ignore_ascii_case(long) || name.eq_ignore_ascii_case(short))
+        .map(|&(_, _, i)| i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_request_from_line_scan() {
+        let req = b"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4:5060;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 999\r\n\r\n";
+        let mut out = Vec::new();
+        assert!(bad_request(&mut out, req));
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("SIP/2.0 400 Bad Request\r\n"));
+        assert!(text.contains("Call-ID: x\r\n"));
+        assert!(text.ends_with("Content-Length: 0\r\n\r\n"));
+        let mut out = Vec::new();
+        assert!(!bad_request(&mut out, b"\x00\x01garbage"));
+        assert!(!bad_request(&mut out, b"ACK sip:a@b SIP/2.0\r\nVia: x\r\n\r\n"));
+        assert!(out.is_empty());
+    }
+}

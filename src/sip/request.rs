@@ -1,0 +1,391 @@
+//! The request paths of the proxy: heartbeats, Max-Forwards, node choice for
+//! client requests (hint → explicit address → Call-ID affinity → rendezvous
+//! hash), requests from nodes towards clients, and the header rewriting for
+//! both (Via push, Record-Route, Route, Request-URI, X-Sip-Balancer-*).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::headers::{self, Via};
+use super::message::{HeaderName, Message, Method, StartLine};
+use super::proxy::{Datagram, LegId, Output, Proxy};
+use super::routes::{self, RouteInfo};
+use super::settings::push_rr_stamp;
+use super::vias;
+use super::write::{push_hex64, push_host_port, push_ip_param, push_u32};
+use super::reply;
+use crate::balancer::call_id_table::CallIdTable;
+use crate::balancer::{hash::key_hash, rendezvous};
+use crate::registry::{heartbeat, Event, Node, NodeSet};
+
+/// Outcome of choosing a node for a client request.
+enum Choice<'n> {
+    Node(&'n Node),
+    HandOff(usize),
+    NoNode,
+}
+
+/// Who the request is for, once chosen.
+struct Target {
+    dst: SocketAddr,
+    stamp: Option<(std::net::IpAddr, u16, u32)>,
+    version: u32,
+}
+
+// === impl Proxy: requests ===
+
+impl Proxy {
+    pub(crate) fn request(&mut self, msg: &Message<'_>, method: Method, d: Datagram<'_>, now: Instant, out: &mut Output) {
+        let Some(top) = vias::top(msg) else {
+            return self.reject(msg, d, 400, b"Bad Request", out);
+        };
+        if self.is_heartbeat(msg, method, d) {
+            return self.heartbeat(msg, &top, d, out);
+        }
+        let max_forwards = match msg.header(HeaderName::MaxForwards) {
+            None => None,
+            Some(h) => match headers::max_forwards(msg.slice(h.value)) {
+                Some(n) => Some((h.value, n)),
+                None => return self.reject(msg, d, 400, b"Bad Request", out),
+            },
+        };
+        if let Some((_, 0)) = max_forwards {
+            self.counters.too_many_hops += 1;
+            if method != Method::Ack {
+                let dst = reply::destination(Some(&top), d.src);
+                let start = out.buf.len();
+                reply::write(&mut out.buf, msg, 483, b"Too Many Hops");
+                out.emit(d.leg, dst, start);
+                self.counters.replies_sent += 1;
+            }
+            return;
+        }
+        let routes = routes::scan(msg, &self.settings, &mut self.edits);
+        let from_node = self.from_node(&top, d);
+        let target = if from_node {
+            self.node_request_target(msg, &routes, d, now, out)
+        } else {
+            self.client_request_target(msg, method, &routes, d, now, out)
+        };
+        let Some((target, leg)) = target else { return };
+        if let Some((span, n)) = max_forwards {
+            let (t, mark) = self.edits.text();
+            push_u32(t, n - 1);
+            self.edits.finish(mark, span.start, span.end);
+        }
+        self.forward_request(msg, method, &top, &target, leg, !from_node, d, out);
+    }
+
+    fn is_heartbeat(&self, msg: &Message<'_>, method: Method, d: Datagram<'_>) -> bool {
+        d.leg == LegId::Internal
+            && self.settings.two_entry
+            && matches!(method, Method::Options | Method::Info)
+            && msg.header(HeaderName::MobicentsHeartbeat).is_some()
+    }
+
+    fn heartbeat(&mut self, msg: &Message<'_>, top: &Via<'_>, d: Datagram<'_>, out: &mut Output) {
+        self.counters.heartbeats += 1;
+        let properties = heartbeat::parse_properties(msg.slice(msg.body()));
+        out.events.push(Event::Heartbeat { src: d.src, properties });
+        let start = out.buf.len();
+        reply::write(&mut out.buf, msg, 200, b"OK");
+        out.emit(d.leg, reply::destination(Some(top), d.src), start);
+    }
+
+    /// Answer a request ourselves (never an ACK).
+    pub(crate) fn reject(&mut self, msg: &Message<'_>, d: Datagram<'_>, code: u16, reason: &[u8], out: &mut Output) {
+        if msg.method() == Some(Method::Ack) {
+            self.counters.dropped += 1;
+            return;
+        }
+        let start = out.buf.len();
+        reply::write(&mut out.buf, msg, code, reason);
+        out.emit(d.leg, reply::destination(vias::top(msg).as_ref(), d.src), start);
+        self.counters.replies_sent += 1;
+    }
+
+    /// Direction: two entry points → the internal port means "from a node";
+    /// one entry point → the source or the top Via names a known node or an
+    /// `extraServerNodes` entry.
+    fn from_node(&self, top: &Via<'_>, d: Datagram<'_>) -> bool {
+        if self.settings.two_entry {
+            return d.leg == LegId::Internal;
+        }
+        let via_addr = super::write::parse_ip(top.host).map(|ip| SocketAddr::new(ip, top.port.unwrap_or(5060)));
+        let known = |a: SocketAddr| {
+            self.nodes.find_by_addr(a.ip(), a.port()).is_some() || self.settings.extra_server_nodes.contains(&a)
+        };
+        known(d.src) || via_addr.is_some_and(known)
+    }
+
+    /// A request from a node towards a client: next hop from Route / RURI.
+    fn node_request_target(
+        &mut self,
+        msg: &Message<'_>,
+        routes: &RouteInfo<'_>,
+        d: Datagram<'_>,
+        now: Instant,
+        out: &mut Output,
+    ) -> Option<(Target, LegId)> {
+        for h in msg.headers() {
+            if matches!(h.name, HeaderName::XInitialRemoteAddr | HeaderName::XInitialRemotePort) {
+                self.edits.remove(h.line.start, h.line.end);
+            }
+        }
+        let node = routes
+            .hint
+            .and_then(|a| self.nodes.find_by_addr(a.ip(), a.port()))
+            .or_else(|| self.nodes.find_by_addr(d.src.ip(), d.src.port()))
+            .map(|n| (n.id, n.ip, n.ports.udp.unwrap_or(d.src.port()), n.version));
+        if let Some((id, ..)) = node {
+            self.refresh(id, now, out);
+        }
+        let next = match routes.first_remaining {
+            Some(r) => routes::uri_addr(&r.uri),
+            None => routes::request_uri(msg).and_then(|u| routes::uri_addr(&u)),
+        };
+        let Some(dst) = next else {
+            self.counters.dropped += 1;
+            log::debug!("request from node {}: next hop is not an IP address", d.src);
+            return None;
+        };
+        if self.settings.is_listening(dst) || self.settings.is_us(Some(dst.ip()), Some(dst.port())) {
+            self.counters.loops += 1;
+            log::debug!("request from node {} loops back to us, dropped", d.src);
+            return None;
+        }
+        let version = routes.version.or(node.map(|n| n.3)).unwrap_or(0);
+        let stamp = node.map(|(_, ip, port, v)| (ip, port, v));
+        Some((Target { dst, stamp, version }, LegId::External))
+    }
+
+    /// A request from a client: pick the node, fix RURI / Route, or answer.
+    #[allow(clippy::too_many_arguments)]
+    fn client_request_target(
+        &mut self,
+        msg: &Message<'_>,
+        method: Method,
+        routes: &RouteInfo<'_>,
+        d: Datagram<'_>,
+        now: Instant,
+        out: &mut Output,
+    ) -> Option<(Target, LegId)> {
+        let key = key_hash(msg.call_id());
+        let home = self.home_shard(key);
+        let ctx = ChoiceCtx { home, shard: self.shard, handed_off: d.handed_off, key, now };
+        let choice = choose(&self.nodes, &mut self.table, msg, routes, &ctx);
+        let node = match choice {
+            Choice::Node(n) => n,
+            Choice::HandOff(shard) => {
+                out.hand_off = Some(shard);
+                self.counters.hand_offs += 1;
+                return None;
+            }
+            Choice::NoNode => {
+                self.counters.no_node += 1;
+                let reason = self.settings.unavailable_reason.clone();
+                let code = self.settings.unavailable_status;
+                self.reject(msg, d, code, &reason, out);
+                return None;
+            }
+        };
+        let (ip, port, version) = (node.ip, node.ports.udp.unwrap_or(5060), node.version);
+        let dst = SocketAddr::new(ip, port);
+        if self.settings.is_listening(dst) {
+            self.counters.loops += 1;
+            return None;
+        }
+        self.address_to_node(msg, routes, dst);
+        self.initial_remote(msg, method, d.src);
+        let leg = if self.settings.two_entry { LegId::Internal } else { LegId::External };
+        Some((Target { dst, stamp: Some((ip, port, version)), version }, leg))
+    }
+
+    /// Make the message reach `dst`: rewrite a Request-URI that names us,
+    /// else push a Route to the node unless the next hop already is the node.
+    fn address_to_node(&mut self, msg: &Message<'_>, routes: &RouteInfo<'_>, dst: SocketAddr) {
+        let ruri = routes::request_uri(msg);
+        if let Some(first) = routes.first_remaining {
+            if routes::uri_addr(&first.uri) == Some(dst) {
+                return;
+            }
+        } else if let Some(u) = ruri {
+            if routes::is_ours(&u, &self.settings) {
+                let (t, mark) = self.edits.text();
+                push_host_port(t, dst.ip(), dst.port());
+                self.edits.finish(mark, u.host_port.start, u.host_port.end);
+                return;
+            }
+            if routes::uri_addr(&u) == Some(dst) {
+                return;
+            }
+        }
+        let at = routes.route_line.unwrap_or_else(|| first_via_line(msg));
+        let (t, mark) = self.edits.text();
+        t.extend_from_slice(b"Route: <sip:");
+        push_host_port(t, dst.ip(), dst.port());
+        t.extend_from_slice(b";transport=udp;lr>\r\n");
+        self.edits.finish(mark, at, at);
+    }
+
+    /// `X-Sip-Balancer-InitialRemoteAddr/Port` on client REGISTERs and
+    /// requests with a body; copies sent by the client are replaced.
+    fn initial_remote(&mut self, msg: &Message<'_>, method: Method, src: SocketAddr) {
+        for h in msg.headers() {
+            if matches!(h.name, HeaderName::XInitialRemoteAddr | HeaderName::XInitialRemotePort) {
+                self.edits.remove(h.line.start, h.line.end);
+            }
+        }
+        let body = msg.body();
+        if method != Method::Register && body.end <= body.start {
+            return;
+        }
+        let at = msg.head_end();
+        let (t, mark) = self.edits.text();
+        t.extend_from_slice(b"X-Sip-Balancer-InitialRemoteAddr: ");
+        push_ip_param(t, src.ip());
+        t.extend_from_slice(b"\r\nX-Sip-Balancer-InitialRemotePort: ");
+        push_u32(t, u32::from(src.port()));
+        t.extend_from_slice(b"\r\n");
+        self.edits.finish(mark, at, at);
+    }
+
+    /// Push Vias (and Record-Routes on dialog-creating requests), write the
+    /// message, send it, and answer `100 Trying` to INVITEs.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_request(
+        &mut self,
+        msg: &Message<'_>,
+        method: Method,
+        top: &Via<'_>,
+        target: &Target,
+        leg: LegId,
+        towards_node: bool,
+        d: Datagram<'_>,
+        out: &mut Output,
+    ) {
+        if method == Method::Invite && self.settings.send_trying {
+            let start = out.buf.len();
+            reply::write(&mut out.buf, msg, 100, b"Trying");
+            out.emit(d.leg, reply::destination(Some(top), d.src), start);
+            self.counters.replies_sent += 1;
+        }
+        vias::stamp_received(top, d.src, &mut self.edits, msg.buf());
+        let at = first_via_line(msg);
+        if is_dialog_creating(msg, method) {
+            let rr_at = msg.header(HeaderName::RecordRoute).map_or(at, |h| h.line.start);
+            self.push_record_routes(rr_at, towards_node, target);
+        }
+        if msg.header(HeaderName::MaxForwards).is_none() {
+            self.edits.insert(at, b"Max-Forwards: 70\r\n");
+        }
+        let hash = vias::branch_hash(top.branch.unwrap_or(&[]), msg.call_id());
+        self.push_vias(at, towards_node, hash, target.version);
+        let start = out.buf.len();
+        self.edits.apply(msg.buf(), &mut out.buf);
+        out.emit(leg, target.dst, start);
+        self.counters.requests_forwarded += 1;
+        let body = msg.body();
+        self.counters.body_bytes += u64::from(body.end.saturating_sub(body.start));
+    }
+
+    /// Two Vias: the side the message leaves on goes on top.
+    fn push_vias(&mut self, at: u32, towards_node: bool, hash: u64, version: u32) {
+        let order = if towards_node { [true, false] } else { [false, true] };
+        for internal in order {
+            let (t, mark) = self.edits.text();
+            let tpl = if internal { &self.settings.via_internal } else { &self.settings.via_external };
+            t.extend_from_slice(tpl);
+            push_hex64(t, hash);
+            t.extend_from_slice(if internal { b"zsd_" } else { b"_" });
+            push_u32(t, version);
+            t.extend_from_slice(b"\r\n");
+            self.edits.finish(mark, at, at);
+        }
+    }
+
+    /// Record-Route: one per leg (the receiving side's UA sees its own leg
+    /// first in its route set), stamped with the node.
+    fn push_record_routes(&mut self, at: u32, towards_node: bool, target: &Target) {
+        let settings = &self.settings;
+        let (first, second) = match (&settings.rr_internal, towards_node) {
+            (Some(int), true) => (Some(int), Some(&settings.rr_external)),
+            (Some(int), false) => (Some(&settings.rr_external), Some(int)),
+            (None, _) => (Some(&settings.rr_external), None),
+        };
+        for tpl in [first, second].into_iter().flatten() {
+            let (t, mark) = self.edits.text();
+            t.extend_from_slice(tpl);
+            push_rr_stamp(t, target.stamp);
+            self.edits.finish(mark, at, at);
+        }
+    }
+}
+
+/// Inputs of the node choice that are not the tables.
+struct ChoiceCtx {
+    home: usize,
+    shard: usize,
+    handed_off: bool,
+    key: u64,
+    now: Instant,
+}
+
+/// Node for a client request: alive hint → explicitly addressed alive node →
+/// affinity table (on the home shard) → rendezvous hash over the live nodes
+/// of the dialog's version (new call or failover; recorded in the table).
+fn choose<'n>(
+    nodes: &'n NodeSet,
+    table: &mut CallIdTable,
+    msg: &Message<'_>,
+    routes: &RouteInfo<'_>,
+    ctx: &ChoiceCtx,
+) -> Choice<'n> {
+    let version_ok = |n: &Node| routes.version.is_none_or(|v| v == n.version);
+    if let Some(n) = routes.hint.and_then(|a| nodes.alive_by_addr(a.ip(), a.port())) {
+        if version_ok(n) {
+            return Choice::Node(n);
+        }
+    }
+    let explicit = match routes.first_remaining {
+        Some(r) => routes::uri_addr(&r.uri),
+        None => routes::request_uri(msg).and_then(|u| routes::uri_addr(&u)),
+    };
+    if let Some(n) = explicit.and_then(|a| nodes.alive_by_addr(a.ip(), a.port())) {
+        if version_ok(n) && n.source != crate::registry::NodeSource::Extra {
+            return Choice::Node(n);
+        }
+    }
+    if ctx.home != ctx.shard && !ctx.handed_off {
+        return Choice::HandOff(ctx.home);
+    }
+    if let Some(n) = table.get(ctx.key, ctx.now).and_then(|id| nodes.get(id)) {
+        if n.is_alive() {
+            return Choice::Node(n);
+        }
+    }
+    let version = routes.version.unwrap_or_else(|| nodes.latest_version());
+    match rendezvous::pick(ctx.key, nodes.candidates(version)) {
+        Some(n) => {
+            table.insert(ctx.key, n.id, ctx.now);
+            Choice::Node(n)
+        }
+        None => Choice::NoNode,
+    }
+}
+
+/// Initial INVITE or SUBSCRIBE (no To tag): the balancer record-routes.
+fn is_dialog_creating(msg: &Message<'_>, method: Method) -> bool {
+    matches!(method, Method::Invite | Method::Subscribe)
+        && !msg.value(HeaderName::To).is_some_and(headers::has_tag)
+}
+
+/// Start of the first Via header line (where we insert our headers).
+fn first_via_line(msg: &Message<'_>) -> u32 {
+    match msg.header(HeaderName::Via) {
+        Some(h) => h.line.start,
+        None => match msg.start() {
+            StartLine::Request { .. } | StartLine::Response { .. } => msg.start_line().end,
+        },
+    }
+}

@@ -1,0 +1,77 @@
+//! The response path: pop our Vias, send to the next Via (`received` /
+//! `rport` honoured); a response heading for a node that has died is
+//! re-targeted to the node that now owns the Call-ID (original §4.2).
+
+use std::time::Instant;
+
+use super::message::Message;
+use super::proxy::{Datagram, LegId, Output, Proxy};
+use super::reply;
+use super::vias;
+use crate::balancer::{hash::key_hash, rendezvous};
+
+// === impl Proxy: responses ===
+
+impl Proxy {
+    pub(crate) fn response(&mut self, msg: &Message<'_>, d: Datagram<'_>, now: Instant, out: &mut Output) {
+        let top = vias::top(msg);
+        let version = top.as_ref().map_or(0, vias::branch_version);
+        let Some(next) = vias::pop_ours(msg, &self.settings, &mut self.edits) else {
+            self.counters.stray_responses += 1;
+            log::debug!("response from {} is not ours or has no next Via; dropped", d.src);
+            return;
+        };
+        let Some(mut dst) = reply::via_target(&next) else {
+            self.counters.dropped += 1;
+            return;
+        };
+        let sender = self.nodes.find_by_addr(d.src.ip(), d.src.port()).map(|n| n.id);
+        let from_node = if self.settings.two_entry { d.leg == LegId::Internal } else { sender.is_some() };
+        if let Some(id) = sender {
+            self.refresh(id, now, out);
+        }
+        let leg = if from_node || !self.settings.two_entry { LegId::External } else { LegId::Internal };
+        if !from_node {
+            match self.failover_target(msg, dst, version) {
+                Retarget::Keep => {}
+                Retarget::To(new) => {
+                    vias::retarget(msg.buf(), &next, new.ip(), new.port(), &mut self.edits);
+                    dst = new;
+                }
+                Retarget::NoNode => {
+                    self.counters.no_node += 1;
+                    return;
+                }
+            }
+        }
+        let start = out.buf.len();
+        self.edits.apply(msg.buf(), &mut out.buf);
+        out.emit(leg, dst, start);
+        self.counters.responses_forwarded += 1;
+        let body = msg.body();
+        self.counters.body_bytes += u64::from(body.end.saturating_sub(body.start));
+    }
+
+    /// A response going to a node: if that node is known and dead, the
+    /// replacement is the rendezvous choice for the Call-ID among the live
+    /// nodes of the dialog's version — the same node in-dialog requests fail
+    /// over to.
+    fn failover_target(&self, msg: &Message<'_>, dst: std::net::SocketAddr, version: u32) -> Retarget {
+        match self.nodes.find_by_addr(dst.ip(), dst.port()) {
+            Some(n) if !n.is_alive() => {
+                let key = key_hash(msg.call_id());
+                match rendezvous::pick(key, self.nodes.candidates(version)).and_then(|p| p.addr(crate::config::Transport::Udp)) {
+                    Some(addr) => Retarget::To(addr),
+                    None => Retarget::NoNode,
+                }
+            }
+            _ => Retarget::Keep,
+        }
+    }
+}
+
+enum Retarget {
+    Keep,
+    To(std::net::SocketAddr),
+    NoNode,
+}

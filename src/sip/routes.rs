@@ -1,0 +1,104 @@
+//! Route handling on requests: strip the leading Route entries that name
+//! this balancer and read the node hint (`node_host`, `node_port`,
+//! `version`) they carry; fall back to hints on the Request-URI.
+
+use std::net::SocketAddr;
+
+use super::edit::Edits;
+use super::headers::{self, NameAddr, SipUri};
+use super::message::{HeaderName, Message, Span};
+use super::settings::Settings;
+use super::write::parse_ip;
+
+/// What the Route headers told us.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RouteInfo<'a> {
+    /// Node named by `node_host`/`node_port` on one of our Routes (or the Request-URI).
+    pub hint: Option<SocketAddr>,
+    /// `version` parameter of our Route.
+    pub version: Option<u32>,
+    /// Our Route entries removed.
+    pub removed: usize,
+    /// First Route entry that is not ours.
+    pub first_remaining: Option<NameAddr<'a>>,
+    /// Start of the header line holding `first_remaining`, else of the first
+    /// Route line (where a pushed Route goes).
+    pub route_line: Option<u32>,
+}
+
+/// Scan Route headers, record removal edits for our leading entries, and
+/// collect hints. Stops stripping at the first foreign entry.
+pub fn scan<'a>(msg: &Message<'a>, settings: &Settings, edits: &mut Edits) -> RouteInfo<'a> {
+    let mut info = RouteInfo::default();
+    let buf = msg.buf();
+    for h in msg.headers().iter().filter(|h| h.name == HeaderName::Route) {
+        if info.route_line.is_none() {
+            info.route_line = Some(h.line.start);
+        }
+        if info.first_remaining.is_some() {
+            break;
+        }
+        let mut removed_in_line: Option<Span> = None;
+        for entry in headers::name_addrs(buf, h.value) {
+            if is_ours(&entry.uri, settings) {
+                info.removed += 1;
+                read_hint(&entry.uri, &mut info);
+                let s = removed_in_line.get_or_insert(entry.span);
+                s.end = entry.span.end;
+            } else {
+                info.first_remaining = Some(entry);
+                info.route_line = Some(h.line.start);
+                if let Some(r) = removed_in_line {
+                    edits.remove(r.start, entry.span.start);
+                }
+                removed_in_line = None;
+                break;
+            }
+        }
+        if removed_in_line.is_some() {
+            edits.remove(h.line.start, h.line.end);
+            info.route_line = None;
+        }
+    }
+    if info.hint.is_none() {
+        if let Some(uri) = request_uri(msg) {
+            read_hint(&uri, &mut info);
+        }
+    }
+    info
+}
+
+/// The Request-URI, parsed.
+pub fn request_uri<'a>(msg: &Message<'a>) -> Option<SipUri<'a>> {
+    match msg.start() {
+        super::message::StartLine::Request { uri, .. } => headers::sip_uri(msg.buf(), uri),
+        super::message::StartLine::Response { .. } => None,
+    }
+}
+
+/// Whether a URI names this balancer.
+pub fn is_ours(uri: &SipUri<'_>, settings: &Settings) -> bool {
+    settings.is_us(parse_ip(uri.host), uri.port)
+}
+
+/// The socket address a URI names, when its host is an IP literal.
+pub fn uri_addr(uri: &SipUri<'_>) -> Option<SocketAddr> {
+    Some(SocketAddr::new(parse_ip(uri.host)?, uri.port.unwrap_or(5060)))
+}
+
+fn read_hint(uri: &SipUri<'_>, info: &mut RouteInfo<'_>) {
+    if info.version.is_none() {
+        info.version = headers::param(uri.params, b"version")
+            .flatten()
+            .and_then(headers::parse_u16)
+            .map(u32::from);
+    }
+    if info.hint.is_some() {
+        return;
+    }
+    let host = headers::param(uri.params, b"node_host").flatten().and_then(parse_ip);
+    let port = headers::param(uri.params, b"node_port").flatten().and_then(headers::parse_u16);
+    if let (Some(ip), Some(port)) = (host, port) {
+        info.hint = Some(SocketAddr::new(ip, port));
+    }
+}

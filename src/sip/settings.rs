@@ -1,0 +1,164 @@
+//! What the proxy precomputes from the configuration once per shard: our own
+//! addresses (to recognise our Vias and Routes and to detect loops) and the
+//! byte templates of the Via and Record-Route headers we insert.
+
+use std::net::{IpAddr, SocketAddr};
+
+use super::write::{push_host_port, push_u32};
+use crate::config::{Config, Leg, Ports};
+
+/// Precomputed per-shard proxy settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Two entry points (internal leg configured).
+    pub two_entry: bool,
+    /// External UDP listening address.
+    pub external: SocketAddr,
+    /// Internal UDP listening address (equals `external` in single-entry mode).
+    pub internal: SocketAddr,
+    /// `Via: SIP/2.0/UDP host:port;branch=z9hG4bK` of the external leg.
+    pub via_external: Vec<u8>,
+    /// Same for the internal leg.
+    pub via_internal: Vec<u8>,
+    /// `Record-Route: <sip:host:port;transport=udp;lr` of the external leg (stamp and `>` follow).
+    pub rr_external: Vec<u8>,
+    /// Same for the internal leg; `None` in single-entry mode.
+    pub rr_internal: Option<Vec<u8>>,
+    /// Hosts that are "us" (leg hosts, IP-LB addresses, public IP).
+    own_hosts: Vec<IpAddr>,
+    /// Ports that are "us" on those hosts (listening and IP-LB ports).
+    own_ports: Vec<u16>,
+    /// Where we listen (loop detection).
+    pub listening: Vec<SocketAddr>,
+    /// `extraServerNodes`.
+    pub extra_server_nodes: Vec<SocketAddr>,
+    /// Answer `100 Trying` to INVITEs.
+    pub send_trying: bool,
+    /// Status for "no node".
+    pub unavailable_status: u16,
+    /// Reason for "no node".
+    pub unavailable_reason: Vec<u8>,
+    /// Largest datagram accepted.
+    pub max_message_size: usize,
+}
+
+// === impl Settings ===
+
+impl Settings {
+    /// Derive the settings from a validated config.
+    pub fn new(cfg: &Config) -> Settings {
+        let sip = &cfg.sip;
+        let ext = &sip.external;
+        let int = sip.internal.as_ref();
+        let ext_port = ext.ports.udp.unwrap_or(5060);
+        let external = SocketAddr::new(ext.host, ext_port);
+        let internal = int.map_or(external, |l| SocketAddr::new(l.host, l.ports.udp.unwrap_or(ext_port)));
+        let via_ext_addr = via_addr(ext, external, sip.use_ip_load_balancer_address_in_via);
+        let via_int_addr = match int {
+            Some(l) => via_addr(l, internal, sip.use_ip_load_balancer_address_in_via),
+            None => via_ext_addr,
+        };
+        let mut own_hosts = vec![ext.host];
+        let mut own_ports = Vec::new();
+        add_leg(ext, &mut own_hosts, &mut own_ports);
+        if let Some(l) = int {
+            own_hosts.push(l.host);
+            add_leg(l, &mut own_hosts, &mut own_ports);
+        }
+        own_hosts.extend(sip.public_ip);
+        let mut listening = vec![external];
+        if int.is_some() {
+            listening.push(internal);
+        }
+        Settings {
+            two_entry: int.is_some(),
+            external,
+            internal,
+            via_external: via_template(via_ext_addr),
+            via_internal: via_template(via_int_addr),
+            rr_external: rr_template(record_route_addr(ext, external)),
+            rr_internal: int.map(|l| rr_template(record_route_addr(l, internal))),
+            own_hosts,
+            own_ports,
+            listening,
+            extra_server_nodes: sip.extra_server_nodes.clone(),
+            send_trying: sip.send_trying,
+            unavailable_status: sip.unavailable_status,
+            unavailable_reason: sip.unavailable_reason.as_bytes().to_vec(),
+            max_message_size: sip.max_message_size,
+        }
+    }
+
+    /// Whether `host:port` (port absent = 5060) names this balancer.
+    pub fn is_us(&self, host: Option<IpAddr>, port: Option<u16>) -> bool {
+        let Some(host) = host else { return false };
+        let port = port.unwrap_or(5060);
+        let host_ok = self.own_hosts.contains(&host)
+            || (host.is_unspecified() && self.listening.iter().any(|a| a.port() == port));
+        host_ok && self.own_ports.contains(&port)
+    }
+
+    /// Whether we listen on `addr` (a forward there would loop).
+    pub fn is_listening(&self, addr: SocketAddr) -> bool {
+        self.listening.contains(&addr)
+    }
+}
+
+fn add_leg(leg: &Leg, hosts: &mut Vec<IpAddr>, ports: &mut Vec<u16>) {
+    hosts.extend(leg.ip_load_balancer_addresses.iter().copied());
+    for p in port_list(&leg.ports).chain(port_list(&leg.ip_load_balancer_ports)) {
+        if !ports.contains(&p) {
+            ports.push(p);
+        }
+    }
+}
+
+fn port_list(p: &Ports) -> impl Iterator<Item = u16> {
+    [p.udp, p.tcp, p.tls, p.ws, p.wss].into_iter().flatten()
+}
+
+/// Address written in our Via for a leg.
+fn via_addr(leg: &Leg, listen: SocketAddr, use_ip_lb: bool) -> SocketAddr {
+    if use_ip_lb {
+        if let (Some(&ip), Some(port)) = (leg.ip_load_balancer_addresses.first(), leg.ip_load_balancer_ports.udp) {
+            return SocketAddr::new(ip, port);
+        }
+    }
+    listen
+}
+
+/// Address written in our Record-Route for a leg: the IP load balancer when
+/// configured, so in-dialog requests come back through it to any instance.
+fn record_route_addr(leg: &Leg, listen: SocketAddr) -> SocketAddr {
+    match (leg.ip_load_balancer_addresses.first(), leg.ip_load_balancer_ports.udp) {
+        (Some(&ip), Some(port)) => SocketAddr::new(ip, port),
+        _ => listen,
+    }
+}
+
+fn via_template(addr: SocketAddr) -> Vec<u8> {
+    let mut v = b"Via: SIP/2.0/UDP ".to_vec();
+    push_host_port(&mut v, addr.ip(), addr.port());
+    v.extend_from_slice(b";branch=z9hG4bK");
+    v
+}
+
+fn rr_template(addr: SocketAddr) -> Vec<u8> {
+    let mut v = b"Record-Route: <sip:".to_vec();
+    push_host_port(&mut v, addr.ip(), addr.port());
+    v.extend_from_slice(b";transport=udp;lr");
+    v
+}
+
+/// Append `;node_host=ip;node_port=port;version=v>\r\n` closing a Record-Route.
+pub fn push_rr_stamp(out: &mut Vec<u8>, node: Option<(IpAddr, u16, u32)>) {
+    if let Some((ip, port, version)) = node {
+        out.extend_from_slice(b";node_host=");
+        super::write::push_ip_param(out, ip);
+        out.extend_from_slice(b";node_port=");
+        push_u32(out, u32::from(port));
+        out.extend_from_slice(b";version=");
+        push_u32(out, version);
+    }
+    out.extend_from_slice(b">\r\n");
+}
