@@ -20,3 +20,6 @@ pub mod routes;
 pub mod settings;
 pub mod vias;
 pub mod write;
+
+#[cfg(test)]
+mod tests;
