@@ -170,7 +170,7 @@ pub struct ParseError {
 }
 
 /// An indexed SIP message borrowing its buffer.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Message<'a> {
     buf: &'a [u8],
     start: StartLine,
@@ -603,4 +603,4 @@ impl Method {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
