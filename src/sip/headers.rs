@@ -348,7 +348,7 @@ fn rport(params: &[u8]) -> Rport {
 /// Via sent-by, which allows LWS around the `:` (RFC 3261 `COLON`):
 /// (host, port, bytes consumed).
 fn host_port_lws(text: &[u8]) -> Option<(&[u8], Option<u16>, usize)> {
-    let (host, _, host_len) = host_port(text)?;
+    let (host, host_len) = host(text)?;
     let mut cur = Cursor {
         text,
         pos: host_len,
@@ -364,24 +364,9 @@ fn host_port_lws(text: &[u8]) -> Option<(&[u8], Option<u16>, usize)> {
     Some((host, Some(port), cur.pos + digits))
 }
 
-/// `host [":" port]` at the start of `text`, IPv6 in brackets:
-/// (host without brackets, port, bytes consumed).
+/// `host [":" port]` at the start of `text`: (host, port, bytes consumed).
 fn host_port(text: &[u8]) -> Option<(&[u8], Option<u16>, usize)> {
-    let (host, host_len) = match text.first() {
-        Some(b'[') => {
-            let close = memchr(b']', text)?;
-            let inner = text.get(1..close)?;
-            let ok = !inner.is_empty()
-                && inner
-                    .iter()
-                    .all(|&b| b.is_ascii_hexdigit() || b":.".contains(&b));
-            (ok.then_some(inner)?, close + 1)
-        }
-        _ => {
-            let len = text.iter().take_while(|&&b| is_host_char(b)).count();
-            (text.get(..len).filter(|h| !h.is_empty())?, len)
-        }
-    };
+    let (host, host_len) = host(text)?;
     let after = text.get(host_len..)?;
     if after.first() != Some(&b':') {
         return Some((host, None, host_len));
@@ -393,6 +378,20 @@ fn host_port(text: &[u8]) -> Option<(&[u8], Option<u16>, usize)> {
         .count();
     let port = parse_u16(after.get(1..1 + digits)?)?;
     Some((host, Some(port), host_len + 1 + digits))
+}
+
+/// A hostname, IPv4 address or bracketed IPv6 reference at the start of
+/// `text`: (host without brackets, bytes consumed).
+fn host(text: &[u8]) -> Option<(&[u8], usize)> {
+    if text.first() == Some(&b'[') {
+        let close = memchr(b']', text)?;
+        let inner = text.get(1..close)?;
+        let ipv6 = |b: &u8| b.is_ascii_hexdigit() || b":.".contains(b);
+        let ok = !inner.is_empty() && inner.iter().all(ipv6);
+        return ok.then_some((inner, close + 1));
+    }
+    let len = text.iter().take_while(|&&b| is_host_char(b)).count();
+    Some((text.get(..len).filter(|h| !h.is_empty())?, len))
 }
 
 /// Hostname / IPv4 characters (`_` tolerated, as deployed stacks send it).
