@@ -8,7 +8,7 @@
 //! [`super::headers`] and are parsed lazily, only when routing needs them.
 //!
 //! Parsing is total: malformed input yields [`ParseError`], never a panic.
-//! This module does not rewrite messages; see [`super::rewrite`].
+//! This module does not rewrite messages; see the `rewrite` module.
 
 use memchr::memchr;
 
