@@ -1,6 +1,9 @@
 //! Criterion benches for the SIP head index and the lookups every
 //! datagram needs (top Via, Call-ID).
 
+// `criterion_group!` expands to an undocumented `pub fn`.
+#![allow(missing_docs)]
+
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use sip_balancer::sip::headers;
 use sip_balancer::sip::message::Message;
