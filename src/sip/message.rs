@@ -8,10 +8,23 @@
 //! [`super::headers`] and are parsed lazily, only when routing needs them.
 //!
 //! Parsing is total: malformed input yields [`ParseError`], never a panic.
-//! This module does not rewrite messages; see [`super::rewrite`].
+//! This module does not rewrite messages; see the `rewrite` module.
+
+use memchr::memchr;
 
 /// Most header lines indexed in one message; more is a [`ParseErrorKind::TooManyHeaders`].
 pub const MAX_HEADERS: usize = 64;
+
+/// Largest message accepted: the UDP payload limit, and what keeps every
+/// offset inside a `u32` span.
+const MAX_LEN: usize = 65535;
+
+/// Filler for the unused tail of the header array.
+const EMPTY_HEADER: Header = Header {
+    name: HeaderName::Other,
+    line: Span { start: 0, end: 0 },
+    value: Span { start: 0, end: 0 },
+};
 
 /// Byte range `start..end` into the message buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -157,7 +170,7 @@ pub struct ParseError {
 }
 
 /// An indexed SIP message borrowing its buffer.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Message<'a> {
     buf: &'a [u8],
     start: StartLine,
@@ -165,6 +178,33 @@ pub struct Message<'a> {
     headers: [Header; MAX_HEADERS],
     count: usize,
     body: Span,
+}
+
+// === impl Span ===
+
+impl Span {
+    /// Span from `usize` offsets (saturating; callers stay below [`MAX_LEN`]).
+    pub(crate) fn new(start: usize, end: usize) -> Span {
+        Span {
+            start: to_u32(start),
+            end: to_u32(end),
+        }
+    }
+
+    /// The span as a `usize` range, for slicing with `get`.
+    pub fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+
+    /// Number of bytes covered (0 if inverted).
+    pub fn len(self) -> usize {
+        self.end.saturating_sub(self.start) as usize
+    }
+
+    /// Whether the span covers no byte.
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
 }
 
 // === impl Message ===
@@ -179,8 +219,23 @@ impl<'a> Message<'a> {
     /// a Content-Length larger than what follows is `BadContentLength`. No
     /// Content-Length on a datagram means the body is the rest of the buffer.
     pub fn parse(buf: &'a [u8]) -> Result<Message<'a>, ParseError> {
-        let _ = buf;
-        todo!("sip::message::parse")
+        if buf.len() > MAX_LEN {
+            return Err(err(ParseErrorKind::TooLarge, MAX_LEN));
+        }
+        let first = skip_leading_newlines(buf);
+        let (start_line, start) = parse_start_line(buf, first)?;
+        let mut msg = Message {
+            buf,
+            start,
+            start_line,
+            headers: [EMPTY_HEADER; MAX_HEADERS],
+            count: 0,
+            body: Span::default(),
+        };
+        let body_start = msg.index_headers(start_line.end as usize)?;
+        msg.check_required(body_start)?;
+        msg.body = msg.locate_body(body_start)?;
+        Ok(msg)
     }
 
     /// The buffer this message indexes.
@@ -218,7 +273,9 @@ impl<'a> Message<'a> {
 
     /// Bytes of a span (empty if the span is out of range).
     pub fn slice(&self, span: Span) -> &'a [u8] {
-        self.buf.get(span.start as usize..span.end as usize).unwrap_or(&[])
+        self.buf
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or(&[])
     }
 
     /// Value of the first header with this name.
@@ -238,6 +295,312 @@ impl<'a> Message<'a> {
 
     /// Offset where the blank line ending the head starts (end of the last header line).
     pub fn head_end(&self) -> u32 {
-        self.headers().last().map_or(self.start_line.end, |h| h.line.end)
+        self.headers()
+            .last()
+            .map_or(self.start_line.end, |h| h.line.end)
+    }
+
+    /// Every header with this name, in order (e.g. all Via or Route lines).
+    pub fn headers_named(&self, name: HeaderName) -> impl Iterator<Item = &Header> + '_ {
+        self.headers().iter().filter(move |h| h.name == name)
+    }
+
+    /// The Request-URI span, for requests.
+    pub fn request_uri(&self) -> Option<Span> {
+        match self.start {
+            StartLine::Request { uri, .. } => Some(uri),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The status code, for responses.
+    pub fn status_code(&self) -> Option<u16> {
+        match self.start {
+            StartLine::Request { .. } => None,
+            StartLine::Response { code } => Some(code),
+        }
+    }
+
+    /// Index header lines from `pos` up to the blank line; returns the offset
+    /// just past the blank line (where the body starts).
+    fn index_headers(&mut self, mut pos: usize) -> Result<usize, ParseError> {
+        loop {
+            let (end, next) = next_line(self.buf, pos)?;
+            if end == pos {
+                return Ok(next);
+            }
+            let (content_end, line_end) = unfold(self.buf, end, next)?;
+            let header = parse_header(self.buf, pos, content_end, line_end)?;
+            let slot = self
+                .headers
+                .get_mut(self.count)
+                .ok_or(err(ParseErrorKind::TooManyHeaders, pos))?;
+            *slot = header;
+            self.count += 1;
+            pos = line_end;
+        }
+    }
+
+    /// Fail with `MissingHeader` unless Via, Call-ID, CSeq, From and To are present.
+    fn check_required(&self, offset: usize) -> Result<(), ParseError> {
+        const REQUIRED: [HeaderName; 5] = [
+            HeaderName::Via,
+            HeaderName::CallId,
+            HeaderName::CSeq,
+            HeaderName::From,
+            HeaderName::To,
+        ];
+        match REQUIRED.iter().all(|&name| self.header(name).is_some()) {
+            true => Ok(()),
+            false => Err(err(ParseErrorKind::MissingHeader, offset)),
+        }
+    }
+
+    /// Body span: Content-Length bytes after the blank line, or the rest.
+    fn locate_body(&self, body_start: usize) -> Result<Span, ParseError> {
+        let rest = self.buf.len().saturating_sub(body_start);
+        let len = match self.content_length()? {
+            None => rest,
+            Some((len, _)) if len <= rest => len,
+            Some((_, at)) => return Err(err(ParseErrorKind::BadContentLength, at)),
+        };
+        Ok(Span::new(body_start, body_start.saturating_add(len)))
+    }
+
+    /// The Content-Length value and its offset; every Content-Length header
+    /// must be a decimal number and all must agree (RFC 4475 `mcl01`).
+    fn content_length(&self) -> Result<Option<(usize, usize)>, ParseError> {
+        let mut found: Option<(usize, usize)> = None;
+        for h in self.headers_named(HeaderName::ContentLength) {
+            let at = h.value.start as usize;
+            let bad = err(ParseErrorKind::BadContentLength, at);
+            let len = parse_decimal(self.slice(h.value)).ok_or(bad)?;
+            match found {
+                Some((prev, _)) if prev != len => return Err(bad),
+                _ => found = Some((len, at)),
+            }
+        }
+        Ok(found)
     }
 }
+
+// === private helpers ===
+
+fn err(kind: ParseErrorKind, offset: usize) -> ParseError {
+    ParseError {
+        kind,
+        offset: to_u32(offset),
+    }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Offset of the first byte that is not CR or LF (keep-alives before the start line).
+fn skip_leading_newlines(buf: &[u8]) -> usize {
+    buf.iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len())
+}
+
+/// The line starting at `pos`: (end of its content, start of the next line).
+/// The content excludes the LF and a CR just before it.
+fn next_line(buf: &[u8], pos: usize) -> Result<(usize, usize), ParseError> {
+    let incomplete = err(ParseErrorKind::Incomplete, buf.len());
+    let rest = buf.get(pos..).ok_or(incomplete)?;
+    let nl = pos + memchr(b'\n', rest).ok_or(incomplete)?;
+    let end = match nl.checked_sub(1).and_then(|i| buf.get(i)) {
+        Some(b'\r') if nl > pos => nl - 1,
+        _ => nl,
+    };
+    Ok((end, nl + 1))
+}
+
+/// Extend a header line over its continuation lines (those starting with SP
+/// or HT): returns (end of the last content, start of the next header line).
+fn unfold(buf: &[u8], mut end: usize, mut next: usize) -> Result<(usize, usize), ParseError> {
+    while matches!(buf.get(next), Some(b' ' | b'\t')) {
+        (end, next) = next_line(buf, next)?;
+    }
+    Ok((end, next))
+}
+
+/// One (unfolded) header line `start..content_end`, terminated at `line_end`.
+fn parse_header(
+    buf: &[u8],
+    start: usize,
+    content_end: usize,
+    line_end: usize,
+) -> Result<Header, ParseError> {
+    let bad = err(ParseErrorKind::BadHeader, start);
+    let content = buf.get(start..content_end).ok_or(bad)?;
+    let name_len = content.iter().take_while(|&&b| is_token(b)).count();
+    let after_name = content.get(name_len..).ok_or(bad)?;
+    let ws = after_name
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    if name_len == 0 || after_name.get(ws) != Some(&b':') {
+        return Err(bad);
+    }
+    let value_start = start + name_len + ws + 1;
+    let value = buf.get(value_start..content_end).ok_or(bad)?;
+    let lead = value.iter().take_while(|&&b| is_lws(b)).count();
+    let trail = value.iter().rev().take_while(|&&b| is_lws(b)).count();
+    let value_end = content_end.saturating_sub(trail).max(value_start + lead);
+    Ok(Header {
+        name: classify(content.get(..name_len).unwrap_or(&[])),
+        line: Span::new(start, line_end),
+        value: Span::new(value_start + lead, value_end),
+    })
+}
+
+/// Header name (any case, long or compact form) to [`HeaderName`].
+fn classify(name: &[u8]) -> HeaderName {
+    const NAMES: [(&[u8], HeaderName); 20] = [
+        (b"Via", HeaderName::Via),
+        (b"v", HeaderName::Via),
+        (b"Call-ID", HeaderName::CallId),
+        (b"i", HeaderName::CallId),
+        (b"CSeq", HeaderName::CSeq),
+        (b"From", HeaderName::From),
+        (b"f", HeaderName::From),
+        (b"To", HeaderName::To),
+        (b"t", HeaderName::To),
+        (b"Route", HeaderName::Route),
+        (b"Record-Route", HeaderName::RecordRoute),
+        (b"Max-Forwards", HeaderName::MaxForwards),
+        (b"Content-Length", HeaderName::ContentLength),
+        (b"l", HeaderName::ContentLength),
+        (b"Contact", HeaderName::Contact),
+        (b"m", HeaderName::Contact),
+        (b"User-Agent", HeaderName::UserAgent),
+        (b"Mobicents-Heartbeat", HeaderName::MobicentsHeartbeat),
+        (
+            b"X-Sip-Balancer-InitialRemoteAddr",
+            HeaderName::XInitialRemoteAddr,
+        ),
+        (
+            b"X-Sip-Balancer-InitialRemotePort",
+            HeaderName::XInitialRemotePort,
+        ),
+    ];
+    NAMES
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map_or(HeaderName::Other, |&(_, h)| h)
+}
+
+/// Parse the start line at `pos`: its span (with line ending) and meaning.
+fn parse_start_line(buf: &[u8], pos: usize) -> Result<(Span, StartLine), ParseError> {
+    let (end, next) = next_line(buf, pos)?;
+    let line = buf.get(pos..end).unwrap_or(&[]);
+    let start = match line.get(..4) {
+        Some(p) if p.eq_ignore_ascii_case(b"SIP/") => parse_status_line(line, pos)?,
+        _ => parse_request_line(line, pos)?,
+    };
+    Ok((Span::new(pos, next), start))
+}
+
+/// `SIP/2.0 SP 3DIGIT [SP reason]`; `line` starts at buffer offset `pos`.
+fn parse_status_line(line: &[u8], pos: usize) -> Result<StartLine, ParseError> {
+    let (version, rest) = split_sp(line);
+    if !version.eq_ignore_ascii_case(b"SIP/2.0") {
+        return Err(err(ParseErrorKind::BadVersion, pos));
+    }
+    let code_at = pos + version.len() + 1;
+    let bad_code = err(ParseErrorKind::BadStatusCode, code_at);
+    let (code, _reason) = split_sp(rest.ok_or(bad_code)?);
+    let code = match code {
+        [a, b, c] if code.iter().all(u8::is_ascii_digit) => {
+            u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+        }
+        _ => return Err(bad_code),
+    };
+    match code {
+        100..=699 => Ok(StartLine::Response { code }),
+        _ => Err(bad_code),
+    }
+}
+
+/// `METHOD SP Request-URI SP SIP/2.0`, single spaces, nothing trailing.
+fn parse_request_line(line: &[u8], pos: usize) -> Result<StartLine, ParseError> {
+    let bad = err(ParseErrorKind::BadStartLine, pos);
+    let (method, rest) = split_sp(line);
+    let (uri, version) = split_sp(rest.ok_or(bad)?);
+    let version = version.ok_or(bad)?;
+    if method.is_empty() || !method.iter().all(|&b| is_token(b)) || uri.is_empty() {
+        return Err(bad);
+    }
+    if version.contains(&b' ') {
+        return Err(bad);
+    }
+    if !version.eq_ignore_ascii_case(b"SIP/2.0") {
+        let at = pos + method.len() + uri.len() + 2;
+        return Err(err(ParseErrorKind::BadVersion, at));
+    }
+    let uri_start = pos + method.len() + 1;
+    Ok(StartLine::Request {
+        method: Method::from_token(method),
+        method_span: Span::new(pos, pos + method.len()),
+        uri: Span::new(uri_start, uri_start + uri.len()),
+    })
+}
+
+/// Split at the first SP: (before, Some(after)) or (all, None).
+fn split_sp(s: &[u8]) -> (&[u8], Option<&[u8]>) {
+    match memchr(b' ', s) {
+        Some(i) => (s.get(..i).unwrap_or(&[]), s.get(i + 1..)),
+        None => (s, None),
+    }
+}
+
+/// Strict decimal: at least one digit, nothing else; `None` on overflow.
+fn parse_decimal(s: &[u8]) -> Option<usize> {
+    if s.is_empty() {
+        return None;
+    }
+    s.iter().try_fold(0usize, |n, &b| {
+        let d = b.checked_sub(b'0').filter(|d| *d <= 9)?;
+        n.checked_mul(10)?.checked_add(usize::from(d))
+    })
+}
+
+/// RFC 3261 `token` characters.
+pub(crate) fn is_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
+}
+
+/// Linear whitespace inside a (possibly folded) header value.
+pub(crate) fn is_lws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+// === impl Method ===
+
+impl Method {
+    /// Classify a method token (case-sensitive, as RFC 3261 §7.1 requires).
+    pub fn from_token(token: &[u8]) -> Method {
+        match token {
+            b"INVITE" => Method::Invite,
+            b"ACK" => Method::Ack,
+            b"BYE" => Method::Bye,
+            b"CANCEL" => Method::Cancel,
+            b"REGISTER" => Method::Register,
+            b"OPTIONS" => Method::Options,
+            b"INFO" => Method::Info,
+            b"SUBSCRIBE" => Method::Subscribe,
+            b"NOTIFY" => Method::Notify,
+            b"MESSAGE" => Method::Message,
+            b"REFER" => Method::Refer,
+            b"PUBLISH" => Method::Publish,
+            b"UPDATE" => Method::Update,
+            b"PRACK" => Method::Prack,
+            _ => Method::Other,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
