@@ -96,7 +96,7 @@ fn invite_from_client_gets_vias_record_routes_and_trying() {
     assert_eq!(vias.len(), 3);
     assert!(vias[0].starts_with("Via: SIP/2.0/UDP 127.0.0.1:5065;branch=z9hG4bK") && vias[0].ends_with("zsd_0"));
     assert!(vias[1].starts_with("Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK") && vias[1].ends_with("_0"));
-    assert_eq!(vias[2], "Via: SIP/2.0/UDP 127.0.0.1:5033;branch=z9hG4bKc1;received=127.0.0.1;rport=5033");
+    assert_eq!(vias[2], "Via: SIP/2.0/UDP 127.0.0.1:5033;branch=z9hG4bKc1;rport=5033;received=127.0.0.1");
     let rr = lines(fwd, "Record-Route");
     assert_eq!(
         rr,
@@ -178,7 +178,7 @@ fn response_from_node_pops_both_vias() {
     let out = sim.feed(LegId::Internal, NODE_A, &resp);
     assert_eq!(out.len(), 1);
     assert_eq!((out[0].0, out[0].1.to_string().as_str()), (LegId::External, CLIENT));
-    assert_eq!(lines(&out[0].2, "Via"), ["Via: SIP/2.0/UDP 127.0.0.1:5033;branch=z9hG4bKr;received=127.0.0.1;rport=5033"]);
+    assert_eq!(lines(&out[0].2, "Via"), ["Via: SIP/2.0/UDP 127.0.0.1:5033;branch=z9hG4bKr;rport=5033;received=127.0.0.1"]);
 }
 
 #[test]

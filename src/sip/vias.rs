@@ -35,7 +35,7 @@ pub fn stamp_received(via: &Via<'_>, src: SocketAddr, edits: &mut Edits, buf: &[
         let (t, mark) = edits.text();
         t.extend_from_slice(b";received=");
         push_ip_param(t, src.ip());
-        edits.finish(mark, via.sent_by_end, via.sent_by_end);
+        edits.finish(mark, via.span.end, via.span.end);
     }
     if via.rport == Rport::Empty {
         if let Some(span) = param_span(buf, via, b"rport") {
