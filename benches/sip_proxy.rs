@@ -1,0 +1,160 @@
+//! Parse + route + rewrite of whole messages through `Proxy::handle`, the
+//! per-message work of one shard: an INVITE with SDP from a client, its
+//! 200 OK from the node, and an in-dialog BYE carrying our Route hints.
+//!
+//! A counting global allocator reports heap allocations per forwarded
+//! message in steady state (printed once before the timings).
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use sip_balancer::config::{Config, Ports};
+use sip_balancer::registry::node::node_hash;
+use sip_balancer::registry::{Node, NodeId, NodeSet, NodeSource, NodeState};
+use sip_balancer::sip::proxy::{Datagram, LegId, Output, Proxy};
+
+struct Counting;
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: defers to the system allocator; only counts calls.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        System.dealloc(p, l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.realloc(p, l, n)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const INVITE: &str = "INVITE sip:service@127.0.0.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-12345-1-0;rport\r\n\
+From: sipp <sip:sipp@127.0.0.1:5061>;tag=12345SIPpTag001\r\n\
+To: service <sip:service@127.0.0.1:5060>\r\n\
+Call-ID: 1-12345@127.0.0.1\r\n\
+CSeq: 1 INVITE\r\n\
+Contact: sip:sipp@127.0.0.1:5061\r\n\
+Max-Forwards: 70\r\n\
+Subject: Performance Test\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length:   129\r\n\r\n\
+v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+
+fn node(id: u32, port: u16) -> Node {
+    let ip = "127.0.0.1".parse().unwrap();
+    Node {
+        id: NodeId(id),
+        hostname: format!("node{id}"),
+        ip,
+        ports: Ports { udp: Some(port), ..Ports::default() },
+        version: 0,
+        jvm_route: None,
+        properties: Vec::new(),
+        state: NodeState::Up,
+        source: NodeSource::Static,
+        hash: node_hash(ip, port),
+    }
+}
+
+fn setup() -> (Proxy, Output, Instant) {
+    let now = Instant::now();
+    let mut p = Proxy::new(&Config::embedded_default(), 0, 1, now);
+    p.set_nodes(Arc::new(NodeSet::new(1, vec![node(1, 5070), node(2, 5071)], 0)));
+    (p, Output::default(), now)
+}
+
+fn client() -> SocketAddr {
+    "127.0.0.1:5061".parse().unwrap()
+}
+
+/// The node's 200 OK for the forwarded INVITE (Vias copied from it).
+fn ok_for(forwarded: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(forwarded);
+    let mut resp = String::from("SIP/2.0 200 OK\r\n");
+    for l in text.split("\r\n").filter(|l| {
+        ["Via:", "From:", "To:", "Call-ID:", "CSeq:", "Record-Route:"].iter().any(|p| l.starts_with(p))
+    }) {
+        resp.push_str(l);
+        if l.starts_with("To:") {
+            resp.push_str(";tag=node1");
+        }
+        resp.push_str("\r\n");
+    }
+    resp.push_str("Contact: <sip:127.0.0.1:5070;transport=UDP>\r\nContent-Length: 0\r\n\r\n");
+    resp.into_bytes()
+}
+
+fn bye() -> Vec<u8> {
+    INVITE
+        .split("\r\n\r\n")
+        .next()
+        .unwrap()
+        .replace("INVITE sip:service@127.0.0.1:5060", "BYE sip:127.0.0.1:5070;transport=UDP")
+        .replace("CSeq: 1 INVITE", "CSeq: 2 BYE\r\nRoute: <sip:127.0.0.1:5060;transport=udp;lr;node_host=127.0.0.1;node_port=5070;version=0>,<sip:127.0.0.1:5065;transport=udp;lr;node_host=127.0.0.1;node_port=5070;version=0>")
+        .replace("To: service <sip:service@127.0.0.1:5060>", "To: service <sip:service@127.0.0.1:5060>;tag=node1")
+        .replace("Content-Type: application/sdp\r\nContent-Length:   129", "Content-Length: 0")
+        .into_bytes()
+        .into_iter()
+        .chain(b"\r\n\r\n".iter().copied())
+        .collect()
+}
+
+fn report_allocations() {
+    let (mut p, mut out, now) = setup();
+    let inv = INVITE.as_bytes();
+    let d = Datagram { bytes: inv, src: client(), leg: LegId::External, handed_off: false };
+    p.handle(d, now, &mut out);
+    let fwd = out.buf[out.transmits[1].range.clone()].to_vec();
+    let ok = ok_for(&fwd);
+    let bye = bye();
+    let node: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+    let run = |p: &mut Proxy, out: &mut Output| {
+        p.handle(d, now, out);
+        p.handle(Datagram { bytes: &ok, src: node, leg: LegId::Internal, handed_off: false }, now, out);
+        p.handle(Datagram { bytes: &bye, src: client(), leg: LegId::External, handed_off: false }, now, out);
+    };
+    for _ in 0..100 {
+        run(&mut p, &mut out);
+    }
+    let before = ALLOCS.load(Ordering::Relaxed);
+    for _ in 0..10_000 {
+        run(&mut p, &mut out);
+    }
+    let per_msg = (ALLOCS.load(Ordering::Relaxed) - before) as f64 / 30_000.0;
+    println!("heap allocations per forwarded message (steady state): {per_msg:.3}");
+}
+
+fn bench(c: &mut Criterion) {
+    report_allocations();
+    let (mut p, mut out, now) = setup();
+    let inv = INVITE.as_bytes();
+    let d = Datagram { bytes: inv, src: client(), leg: LegId::External, handed_off: false };
+    p.handle(d, now, &mut out);
+    let ok = ok_for(&out.buf[out.transmits[1].range.clone()]);
+    let bye = bye();
+    let mut g = c.benchmark_group("proxy");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("invite_from_client", |b| b.iter(|| p.handle(black_box(d), now, &mut out)));
+    let od = Datagram { bytes: &ok, src: "127.0.0.1:5070".parse().unwrap(), leg: LegId::Internal, handed_off: false };
+    g.bench_function("200_ok_from_node", |b| b.iter(|| p.handle(black_box(od), now, &mut out)));
+    let bd = Datagram { bytes: &bye, src: client(), leg: LegId::External, handed_off: false };
+    g.bench_function("bye_in_dialog", |b| b.iter(|| p.handle(black_box(bd), now, &mut out)));
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
