@@ -561,7 +561,8 @@ def table(results, ramp=False):
             return f"{v / o:.2f}" if v and o else "–"
         row = [r["target"], str(r["shards"]), r["transport"]]
         if ramp:
-            row += [fmt(v, "{:.0f}"), ratio("kamailio"), ratio("relay"),
+            row += [fmt(v, "{:.0f}") + (" (hit --max-rate/--max-steps)" if r.get("capped") else ""),
+                    ratio("kamailio"), ratio("relay"),
                     fmt(r.get("cpu_at_max"), "{:.1f}")]
         else:
             hop = r.get("hop") or {}
@@ -654,7 +655,7 @@ def cmd_ramp(args):
     results = []
     for shards in shards_l:
         for t in targets:
-            rate, best, cpu_at, steps, err = args.start, None, None, 0, None
+            rate, best, cpu_at, steps, err, capped = args.start, None, None, 0, None, True
             while rate <= args.max_rate and steps < args.max_steps:
                 steps += 1
                 calls = int(rate * args.step_seconds)
@@ -670,11 +671,13 @@ def cmd_ramp(args):
                 log(f"   {label}: ok {r['ok']} failed {r['failed']} achieved {fmt(r.get('achieved'))} "
                     f"cpu {fmt(r.get('cpu_us_per_msg'))} µs/msg -> {'pass' if good else 'FAIL'}")
                 if not good:
+                    capped = False
                     break
                 best, cpu_at = rate, r.get("cpu_us_per_msg")
                 rate += args.step
             results.append({"target": t, "shards": shards, "transport": args.transport,
-                            "max_ok_rate": best, "cpu_at_max": cpu_at, "error": err})
+                            "max_ok_rate": best, "cpu_at_max": cpu_at, "error": err,
+                            "capped": capped and best is not None})
     body = table(results, ramp=True)
     print("\n" + body)
     path = write_results(f"ramp from {args.start} by {args.step} calls/s, {args.step_seconds} s per step "
@@ -698,7 +701,7 @@ def main():
         p.add_argument("--base-port", type=int, default=15060,
                        help="target ext=base, int=base+5, nodes base+10/+11, UAC base+20")
         p.add_argument("--pause-ms", type=int, default=0, help="UAC pause between ACK and BYE")
-        p.add_argument("--max-concurrent", type=int, default=20000, help="SIPp -l bound on open calls")
+        p.add_argument("--max-concurrent", type=int, default=5000, help="SIPp -l bound on open calls")
         p.add_argument("--tail-seconds", type=float, default=15.0,
                        help="UAC time bound = calls/rate + this")
         p.add_argument("--no-capture", dest="capture", action="store_false",
