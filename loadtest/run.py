@@ -418,7 +418,7 @@ def run_once(target, shards, rate, calls, args, rundir, label=""):
                    "-l", str(args.max_concurrent), "-nostdin", "-recv_timeout", "5000",
                    "-timeout", f"{int(max_s)}s", "-timeout_error",
                    "-trace_stat", "-stf", "stat.csv", "-fd", "1",
-                   "-trace_rtt", "-rtt_freq", "1000", "-trace_counts",
+                   "-trace_rtt", "-rtt_freq", "1", "-trace_counts",
                    "-trace_err", "-trace_screen", "-max_socket", "4096"]
         res["uac_cmd"] = shlex.join(uac_cmd)
         pids = proc_tree(tgt.pid)
