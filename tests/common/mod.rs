@@ -7,11 +7,13 @@
 
 pub mod balancer;
 pub mod net;
+pub mod rig;
 pub mod sip;
 pub mod sipp;
 
 pub use balancer::{Balancer, LbConfig, TempDir};
 pub use net::{free_port, local, wait_until, FakeNode, Heartbeater, UdpPeer};
+pub use rig::Rig;
 pub use sip::{branch, param, reply, via_sent_by, Msg, Req};
 pub use sipp::{HeavyGuard, Sipp, SippStats};
 
