@@ -3,7 +3,7 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -194,10 +194,7 @@ impl FakeNode {
 
     /// Next non-probe message within `dur`.
     pub fn expect_request(&self, dur: Duration) -> Option<(Msg, SocketAddr)> {
-        match self.rx.recv_timeout(dur) {
-            Ok(v) => Some(v),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-        }
+        self.rx.recv_timeout(dur).ok()
     }
 
     /// Next non-probe message within `dur`; panics with `what` if none.

@@ -181,7 +181,7 @@ pub fn split_commas(v: &str) -> Vec<String> {
 pub fn param(entry: &str, name: &str) -> Option<String> {
     let inner = entry.trim_start_matches('<');
     inner
-        .split(|c| c == ';' || c == '>')
+        .split([';', '>'])
         .skip(1)
         .filter_map(|p| p.split_once('=').or(Some((p, ""))))
         .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
