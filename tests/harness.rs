@@ -177,3 +177,48 @@ fn config_yaml_has_every_knob() {
     }
     assert!(!LbConfig::single_leg().yaml().contains("internal:"));
 }
+
+/// A stand-in for the balancer: prints the listening lines the harness
+/// waits for (after a noise line and a delay) and exits 0 on SIGTERM.
+fn stand_in(dir: &TempDir) -> std::path::PathBuf {
+    let path = dir.path.join("fake-lb.sh");
+    let script = "#!/bin/bash\n\
+        cfg=\"$2\"\n\
+        trap 'exit 0' TERM\n\
+        echo 'INFO starting' >&2\n\
+        sleep 0.3\n\
+        ext=$(grep -o 'external: { host: 127.0.0.1, udpPort: [0-9]*' \"$cfg\" | grep -o '[0-9]*$')\n\
+        echo \"INFO listening sip/udp external 127.0.0.1:$ext (1 shards)\" >&2\n\
+        grep -q 'internal:' \"$cfg\" && echo 'INFO listening sip/udp internal 127.0.0.1:1 (1 shards)' >&2\n\
+        while true; do sleep 0.05; done\n";
+    std::fs::write(&path, script).unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&path)
+        .status()
+        .unwrap();
+    path
+}
+
+#[test]
+fn balancer_start_waits_for_listening_lines_and_stop_sigterms() {
+    let dir = TempDir::new("stand-in");
+    let prog = stand_in(&dir);
+    for cfg in [LbConfig::two_legs(), LbConfig::single_leg()] {
+        let t = std::time::Instant::now();
+        let mut lb = Balancer::start_program(prog.as_os_str(), &cfg);
+        assert!(
+            t.elapsed() >= Duration::from_millis(250),
+            "waited for the lines"
+        );
+        assert!(lb.is_running());
+        assert_eq!(lb.external.port(), cfg.external);
+        lb.stop();
+    }
+}
+
+#[test]
+#[should_panic(expected = "did not start")]
+fn balancer_start_fails_fast_when_program_exits() {
+    let _ = Balancer::start_program("true".as_ref(), &LbConfig::two_legs());
+}

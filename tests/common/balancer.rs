@@ -147,8 +147,14 @@ impl Balancer {
     /// Writes `cfg.yaml()` to a temp file, spawns the binary and waits for
     /// one `listening sip/udp` line per leg.
     pub fn start(cfg: &LbConfig) -> Balancer {
+        Balancer::start_program(env!("CARGO_BIN_EXE_sip-balancer").as_ref(), cfg)
+    }
+
+    /// Like `start` with another program (the harness self-test uses a
+    /// stand-in script to prove start-up and stop handling).
+    pub fn start_program(program: &std::ffi::OsStr, cfg: &LbConfig) -> Balancer {
         let legs = if cfg.internal.is_some() { 2 } else { 1 };
-        let (child, dir) = spawn_with_yaml(&cfg.yaml(), legs);
+        let (child, dir) = spawn_with_yaml(program, &cfg.yaml(), legs);
         Balancer {
             child: Some(child),
             external: local(cfg.external),
@@ -195,13 +201,13 @@ impl Drop for Balancer {
 }
 
 /// Spawns the balancer on `yaml`, waits for `legs` listening lines.
-fn spawn_with_yaml(yaml: &str, legs: usize) -> (Child, TempDir) {
+fn spawn_with_yaml(program: &std::ffi::OsStr, yaml: &str, legs: usize) -> (Child, TempDir) {
     let dir = TempDir::new("lb");
     let cfg_path = dir.path.join("lb.yaml");
     std::fs::File::create(&cfg_path)
         .and_then(|mut f| f.write_all(yaml.as_bytes()))
         .expect("write config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sip-balancer"))
+    let mut child = Command::new(program)
         .arg("--config")
         .arg(&cfg_path)
         .env("RUST_LOG", "info")
