@@ -1,0 +1,292 @@
+//! The balancer under test as a child process: config generation (in ONE
+//! function, [`LbConfig::yaml`]), start-up wait, SIGTERM stop.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use super::net::{free_port, local};
+
+/// How long the balancer may take to print its listening lines.
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+/// SIGTERM must stop it within this.
+const STOP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The knobs tests turn. Everything else stays at the values in `yaml`.
+#[derive(Debug, Clone)]
+pub struct LbConfig {
+    /// Shards.
+    pub cores: usize,
+    /// External UDP port.
+    pub external: u16,
+    /// Internal UDP port; `None` = single entry point.
+    pub internal: Option<u16>,
+    /// `isSendTrying`.
+    pub send_trying: bool,
+    /// `unavailableStatus`.
+    pub unavailable_status: u16,
+    /// `unavailableReason`.
+    pub unavailable_reason: String,
+    /// `nodeTimeout`, ms.
+    pub node_timeout_ms: u64,
+    /// `heartbeatInterval`, ms.
+    pub heartbeat_interval_ms: u64,
+    /// Static probed nodes: (hostname, udp port) on 127.0.0.1.
+    pub static_nodes: Vec<(String, u16)>,
+}
+
+impl LbConfig {
+    /// Two entry points on fresh ports, one core, no static nodes.
+    pub fn two_legs() -> LbConfig {
+        LbConfig {
+            cores: 1,
+            external: free_port(),
+            internal: Some(free_port()),
+            send_trying: true,
+            unavailable_status: 503,
+            unavailable_reason: "Service Unavailable".to_string(),
+            node_timeout_ms: 3000,
+            heartbeat_interval_ms: 150,
+            static_nodes: Vec::new(),
+        }
+    }
+
+    /// One entry point (external only) on a fresh port.
+    pub fn single_leg() -> LbConfig {
+        LbConfig {
+            internal: None,
+            ..LbConfig::two_legs()
+        }
+    }
+
+    /// Adds a static node probed with OPTIONS.
+    pub fn with_static_node(mut self, hostname: &str, port: u16) -> LbConfig {
+        self.static_nodes.push((hostname.to_string(), port));
+        self
+    }
+
+    /// The YAML text. The only place that knows the file format.
+    pub fn yaml(&self) -> String {
+        let mut y = format!("cores: {}\nsip:\n", self.cores);
+        y += &format!(
+            "  external: {{ host: 127.0.0.1, udpPort: {} }}\n",
+            self.external
+        );
+        if let Some(p) = self.internal {
+            y += &format!("  internal: {{ host: 127.0.0.1, udpPort: {p} }}\n");
+        }
+        y += &format!(
+            "  isSendTrying: {}\n  unavailableStatus: {}\n  unavailableReason: {}\n",
+            self.send_trying, self.unavailable_status, self.unavailable_reason
+        );
+        y += &format!(
+            "nodeTimeout: {}\nheartbeatInterval: {}\n",
+            self.node_timeout_ms, self.heartbeat_interval_ms
+        );
+        y += "algorithm: { callIdAffinityMaxTimeInCache: 500 }\n";
+        if self.static_nodes.is_empty() {
+            y += "nodes: []\n";
+        } else {
+            y += "nodes:\n";
+            for (name, port) in &self.static_nodes {
+                y += &format!("  - {{ ip: 127.0.0.1, udpPort: {port}, hostname: {name} }}\n");
+            }
+        }
+        y += "probe: { interval: 200, timeout: 500, failuresToDown: 2, successesToUp: 1 }\n";
+        y += "statisticPort: ~\n";
+        y
+    }
+}
+
+/// A scratch directory under the system temp dir, removed on drop.
+pub struct TempDir {
+    /// Its path.
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    /// Creates `$TMPDIR/sip-balancer-tests-<pid>-<n>-<tag>`.
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let path = std::env::temp_dir().join(format!(
+            "sip-balancer-tests-{}-{n}-{tag}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir { path }
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::env::var_os("KEEP_TEST_DIRS").is_none() {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// A running balancer.
+pub struct Balancer {
+    child: Option<Child>,
+    /// Client-facing address.
+    pub external: SocketAddr,
+    /// Node-facing address (the external one in single-entry mode).
+    pub internal: SocketAddr,
+    /// Config it runs with.
+    pub config: LbConfig,
+    _dir: TempDir,
+}
+
+impl Balancer {
+    /// Writes `cfg.yaml()` to a temp file, spawns the binary and waits for
+    /// one `listening sip/udp` line per leg.
+    pub fn start(cfg: &LbConfig) -> Balancer {
+        Balancer::start_program(env!("CARGO_BIN_EXE_sip-balancer").as_ref(), cfg)
+    }
+
+    /// Like `start` with another program (the harness self-test uses a
+    /// stand-in script to prove start-up and stop handling).
+    pub fn start_program(program: &std::ffi::OsStr, cfg: &LbConfig) -> Balancer {
+        let legs = if cfg.internal.is_some() { 2 } else { 1 };
+        let (child, dir) = spawn_with_yaml(program, &cfg.yaml(), legs);
+        Balancer {
+            child: Some(child),
+            external: local(cfg.external),
+            internal: local(cfg.internal.unwrap_or(cfg.external)),
+            config: cfg.clone(),
+            _dir: dir,
+        }
+    }
+
+    /// Process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// SIGTERM, then asserts a clean exit (status 0) within 2 s.
+    pub fn stop(mut self) {
+        let mut child = self.child.take().expect("balancer already stopped");
+        sigterm(child.id());
+        let status = wait_exit(&mut child, STOP_TIMEOUT);
+        let Some(status) = status else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("balancer did not exit within {STOP_TIMEOUT:?} of SIGTERM");
+        };
+        assert!(status.success(), "balancer exited with {status}");
+    }
+}
+
+impl Drop for Balancer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Spawns the balancer on `yaml`, waits for `legs` listening lines.
+fn spawn_with_yaml(program: &std::ffi::OsStr, yaml: &str, legs: usize) -> (Child, TempDir) {
+    let dir = TempDir::new("lb");
+    let cfg_path = dir.path.join("lb.yaml");
+    std::fs::File::create(&cfg_path)
+        .and_then(|mut f| f.write_all(yaml.as_bytes()))
+        .expect("write config");
+    let mut child = Command::new(program)
+        .arg("--config")
+        .arg(&cfg_path)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sip-balancer");
+    let lines = pump_stderr(&mut child);
+    if let Err(log) = wait_listening(&lines, legs) {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("balancer did not start within {START_TIMEOUT:?}.\nconfig:\n{yaml}\nstderr:\n{log}");
+    }
+    (child, dir)
+}
+
+/// Forwards the child's stderr to ours (captured per test) and to a channel.
+fn pump_stderr(child: &mut Child) -> mpsc::Receiver<String> {
+    let stderr = child.stderr.take().expect("stderr piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { return };
+            eprintln!("[lb] {line}");
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+/// Waits for `legs` distinct `listening sip/udp` lines. Err = log so far.
+fn wait_listening(lines: &mpsc::Receiver<String>, legs: usize) -> Result<(), String> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    let (mut log, mut seen) = (String::new(), Vec::new());
+    while seen.len() < legs {
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .ok_or_else(|| log.clone())?;
+        let line = lines.recv_timeout(left).map_err(|_| log.clone())?;
+        log.push_str(&line);
+        log.push('\n');
+        for leg in ["external", "internal"] {
+            if line.contains(&format!("listening sip/udp {leg}")) && !seen.contains(&leg) {
+                seen.push(leg);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sends SIGTERM to `pid`.
+#[allow(unsafe_code)]
+pub fn sigterm(pid: u32) {
+    let pid = libc::pid_t::try_from(pid).expect("pid fits pid_t");
+    // SAFETY: kill(2) has no memory-safety preconditions; `pid` is our
+    // own child, not yet reaped, so the id cannot have been recycled.
+    let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert_eq!(rc, 0, "kill(SIGTERM) failed");
+}
+
+/// Sends `sig` to `pid` (used for SIPp's graceful-quit signal).
+#[allow(unsafe_code)]
+pub fn signal(pid: u32, sig: libc::c_int) {
+    let pid = libc::pid_t::try_from(pid).expect("pid fits pid_t");
+    // SAFETY: as in `sigterm`.
+    let _ = unsafe { libc::kill(pid, sig) };
+}
+
+/// Polls `child` for up to `dur`.
+pub fn wait_exit(child: &mut Child, dur: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + dur;
+    loop {
+        if let Ok(Some(s)) = child.try_wait() {
+            return Some(s);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
