@@ -1,8 +1,218 @@
 //! The body of a SIP `Mobicents-Heartbeat` request: Java `.properties` text
 //! (`key=value` or `key: value` lines, `#`/`!` comments).
+//!
+//! Lenient and total, after `java.util.Properties.load`: lines end in LF,
+//! CR or CRLF; a line whose first non-blank character is `#` or `!` is a
+//! comment; the key ends at the first unescaped `=`, `:` or blank, and one
+//! `=`/`:` surrounded by blanks separates it from the value; a line ending in
+//! an odd number of backslashes continues on the next line; `\t \n \r \f
+//! \uXXXX` and `\<any>` escapes are understood. Differences from Java: a
+//! repeated key keeps its first position with the last value, empty keys
+//! are dropped, and a bad `\u` escape is kept literally instead of failing.
+//!
+//! This module only parses; [`super::liveness`] interprets the properties.
 
 /// Parse properties text. Invalid UTF-8 is replaced; never panics.
 pub fn parse_properties(body: &[u8]) -> Vec<(String, String)> {
-    let _ = body;
-    todo!()
+    let text = String::from_utf8_lossy(body);
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in logical_lines(&text) {
+        let Some((key, value)) = split_entry(&line) else {
+            continue;
+        };
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => out.push((key, value)),
+        }
+    }
+    out
+}
+
+/// Natural lines joined across backslash continuations, comments and blank
+/// lines removed, leading blanks trimmed (also on continuation lines).
+fn logical_lines(text: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut pending: Option<String> = None;
+    for raw in text.replace("\r\n", "\n").split(['\n', '\r']) {
+        let natural = raw.trim_start_matches(is_blank);
+        let mut line = match pending.take() {
+            Some(mut acc) => {
+                acc.push_str(natural);
+                acc
+            }
+            None if natural.is_empty() || natural.starts_with(['#', '!']) => continue,
+            None => natural.to_owned(),
+        };
+        if ends_in_continuation(&line) {
+            line.pop();
+            pending = Some(line);
+        } else {
+            lines.push(line);
+        }
+    }
+    lines.extend(pending.filter(|l| !l.is_empty()));
+    lines
+}
+
+fn is_blank(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\x0c')
+}
+
+fn ends_in_continuation(line: &str) -> bool {
+    line.chars().rev().take_while(|&c| c == '\\').count() % 2 == 1
+}
+
+/// One logical line → unescaped (key, value); `None` for an empty key.
+fn split_entry(line: &str) -> Option<(String, String)> {
+    let mut chars = line.chars().peekable();
+    let mut raw_key = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                raw_key.push(c);
+                raw_key.extend(chars.next());
+            }
+            '=' | ':' => break,
+            c if is_blank(c) => {
+                while chars.next_if(|&c| is_blank(c)).is_some() {}
+                let _separator = chars.next_if(|&c| c == '=' || c == ':');
+                break;
+            }
+            c => raw_key.push(c),
+        }
+    }
+    while chars.next_if(|&c| is_blank(c)).is_some() {}
+    let key = unescape(&raw_key);
+    let value = unescape(&chars.collect::<String>());
+    (!key.is_empty()).then_some((key, value))
+}
+
+/// Resolve Java properties escapes.
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('f') => out.push('\x0c'),
+            Some('u') => {
+                let hex: String = chars.clone().take(4).collect();
+                match u32::from_str_radix(&hex, 16)
+                    .ok()
+                    .filter(|_| hex.len() == 4)
+                    .and_then(char::from_u32)
+                {
+                    Some(ch) => {
+                        out.push(ch);
+                        chars.nth(3);
+                    }
+                    None => out.push_str("\\u"),
+                }
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_properties;
+
+    fn p(s: &str) -> Vec<(String, String)> {
+        parse_properties(s.as_bytes())
+    }
+
+    fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn separators() {
+        assert_eq!(
+            p("a=1\nb: 2\nc 3\nd = 4\ne\t:\t5\nf\n"),
+            kv(&[
+                ("a", "1"),
+                ("b", "2"),
+                ("c", "3"),
+                ("d", "4"),
+                ("e", "5"),
+                ("f", "")
+            ])
+        );
+    }
+
+    #[test]
+    fn heartbeat_body_crlf() {
+        let body = "hostname=node1\r\nip=10.0.0.5\r\nudpPort=5080\r\nversion=2\r\nGRACEFUL_SHUTDOWN=true\r\n";
+        assert_eq!(
+            p(body),
+            kv(&[
+                ("hostname", "node1"),
+                ("ip", "10.0.0.5"),
+                ("udpPort", "5080"),
+                ("version", "2"),
+                ("GRACEFUL_SHUTDOWN", "true")
+            ])
+        );
+    }
+
+    #[test]
+    fn comments_blanks_and_trimming() {
+        assert_eq!(
+            p("# c\n  ! c2\n\n   key = v w  \n"),
+            kv(&[("key", "v w  ")])
+        );
+    }
+
+    #[test]
+    fn value_keeps_later_separators() {
+        assert_eq!(
+            p("url=sip:a@b:5060;x=y"),
+            kv(&[("url", "sip:a@b:5060;x=y")])
+        );
+    }
+
+    #[test]
+    fn continuation_and_escapes() {
+        assert_eq!(
+            p("list=a,\\\n    b\nk\\=x=1\ntab=\\t\\u0041\\q"),
+            kv(&[("list", "a,b"), ("k=x", "1"), ("tab", "\tAq")])
+        );
+        assert_eq!(
+            p("l=a,\\\r\n b\r\nm=1\rn=2"),
+            kv(&[("l", "a,b"), ("m", "1"), ("n", "2")])
+        );
+        assert_eq!(
+            p("even=a\\\\\nnext=1"),
+            kv(&[("even", "a\\"), ("next", "1")])
+        );
+    }
+
+    #[test]
+    fn repeated_key_last_value_wins() {
+        assert_eq!(p("a=1\nb=2\na=3"), kv(&[("a", "3"), ("b", "2")]));
+    }
+
+    #[test]
+    fn lenient_on_garbage() {
+        assert_eq!(p(""), kv(&[]));
+        assert_eq!(p("=novalue\n:\n"), kv(&[]));
+        assert_eq!(
+            p("bad=\\u12\ntrail=\\"),
+            kv(&[("bad", "\\u12"), ("trail", "")])
+        );
+        let bytes = [b'k', b'=', 0xff, 0xfe, b'\n', b'\\'];
+        assert_eq!(parse_properties(&bytes), kv(&[("k", "\u{fffd}\u{fffd}")]));
+    }
 }
