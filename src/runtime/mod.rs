@@ -1,2 +1,147 @@
 //! The only place with glommio, sockets and the clock: shards, pinning,
 //! SO_REUSEPORT sockets, the shard mesh, the registry task and shutdown.
+//!
+//! [`run`] does everything that can fail before any shard starts (signal
+//! handlers, CPU list, every bind, the first registry snapshot), then starts
+//! one pinned glommio executor per core and waits for SIGINT/SIGTERM.
+//!
+//! # Layout
+//! - [`shutdown`]: signal handlers into a flag, polled on a timer.
+//! - [`sockets`]: socket2 UDP sockets (SO_REUSEPORT, buffers, bind errors
+//!   naming the address) handed to glommio; the only `unsafe`.
+//! - [`shards`]: executor settings, pinned threads `shard-N`, startup
+//!   handshake, the per-shard main future.
+//! - [`udp`]: the forwarding path: receive → `Proxy::handle` → send.
+//! - [`mesh`]: hand-off of a datagram to its Call-ID home shard.
+//! - [`control`]: the registry task on shard 0, probes, snapshot publishing.
+//!
+//! The protocol decisions live in [`crate::sip::proxy`] and
+//! [`crate::registry`]; this module executes what they return and does
+//! nothing else.
+
+mod control;
+mod mesh;
+mod shards;
+mod shutdown;
+mod sockets;
+mod udp;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use log::{info, warn};
+
+use crate::config::Config;
+use crate::registry::Registry;
+
+/// Capacity of the shards → registry event queue. Events beyond it are
+/// dropped and counted (the forwarding path never waits for the registry).
+const EVENT_QUEUE: usize = 8192;
+
+/// Serve until SIGINT/SIGTERM, then stop every shard and return.
+///
+/// Fails before any traffic is served when a socket cannot be bound, a
+/// configured CPU does not exist or an executor cannot start (the error
+/// says which, and mentions the memlock limit when that is the cause).
+pub fn run(cfg: Config) -> io::Result<()> {
+    let signals = shutdown::Signals::install()?;
+    let stop = signals.stop();
+    let cpus = shards::cpus(&cfg.cores)?;
+    let n = cpus.len();
+    let bound = bind_all(&cfg, n)?;
+    log_listening(&bound, n);
+
+    let now = Instant::now();
+    let registry = Registry::new(&cfg.registry, &cfg.sip, now);
+    let first = Arc::new(registry.snapshot());
+    let (events_tx, events_rx) = crossbeam_channel::bounded(EVENT_QUEUE);
+    let (publishers, subscribers) = control::snapshot_channels(n);
+    let control = control::ControlSetup {
+        registry,
+        events: events_rx,
+        publishers,
+        probe: bound.probe,
+        probe_addr: bound.probe_addr,
+    };
+    let setups = shards::setups(shards::Common {
+        cfg: Arc::new(cfg),
+        first,
+        events: events_tx,
+        stop: stop.clone(),
+        external: bound.external.1,
+        internal: bound.internal.map(|(_, sockets)| sockets),
+        subscribers,
+        control,
+    });
+    let result = shards::start_and_join(setups, &cpus, &stop);
+    info!("stopped");
+    drop(signals);
+    result
+}
+
+/// Every socket of every shard, bound before any shard starts.
+struct Bound {
+    /// One external SIP/UDP socket per shard and the address they share.
+    external: (SocketAddr, Vec<socket2::Socket>),
+    /// One internal SIP/UDP socket per shard, when an internal leg listens on UDP.
+    internal: Option<(SocketAddr, Vec<socket2::Socket>)>,
+    /// The registry's probe socket (shard 0 only, not shared).
+    probe: socket2::Socket,
+    /// Its local address (goes into the probes' Via).
+    probe_addr: SocketAddr,
+}
+
+fn bind_all(cfg: &Config, shards: usize) -> io::Result<Bound> {
+    let sip = &cfg.sip;
+    let buffers = sip.socket_buffer_bytes;
+    let port = sip.external.ports.udp.ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "sip.external has no UDP port (only SIP over UDP is served so far)",
+        )
+    })?;
+    let external = sockets::bind_group(SocketAddr::new(sip.external.host, port), shards, buffers)?;
+    let internal = match &sip.internal {
+        Some(leg) => match leg.ports.udp {
+            Some(port) => Some(sockets::bind_group(
+                SocketAddr::new(leg.host, port),
+                shards,
+                buffers,
+            )?),
+            None => {
+                warn!("sip.internal has no UDP port: node traffic uses the external socket");
+                None
+            }
+        },
+        None => None,
+    };
+    let probe_host = sip
+        .internal
+        .as_ref()
+        .map_or(sip.external.host, |leg| leg.host);
+    let probe = sockets::bind_udp(
+        SocketAddr::new(probe_host, 0),
+        buffers,
+        sockets::Sharing::Exclusive,
+    )?;
+    let probe_addr = sockets::local_addr(&probe)?;
+    Ok(Bound {
+        external,
+        internal,
+        probe,
+        probe_addr,
+    })
+}
+
+fn log_listening(bound: &Bound, shards: usize) {
+    info!(
+        "listening sip/udp external {} ({shards} shards)",
+        bound.external.0
+    );
+    if let Some((addr, _)) = &bound.internal {
+        info!("listening sip/udp internal {addr} ({shards} shards)");
+    }
+    info!("probing nodes from udp {}", bound.probe_addr);
+}

@@ -1,0 +1,99 @@
+//! UDP sockets built with socket2 and handed to glommio.
+//!
+//! glommio's own `UdpSocket::bind` unwraps address resolution; here every
+//! option is set explicitly (SO_REUSEPORT for the per-shard listeners,
+//! SO_RCVBUF/SO_SNDBUF, non-blocking) and a bind error comes back as an
+//! `io::Error` naming the address. Sockets are bound on the starting thread
+//! (so every bind error is reported before any shard runs) and converted
+//! with `from_raw_fd` inside the shard's executor, which owns them from then
+//! on. This file is the only one in the crate allowed `unsafe`.
+
+#![allow(unsafe_code)]
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{FromRawFd, IntoRawFd};
+
+use log::warn;
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// How a socket shares its address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sharing {
+    /// SO_REUSEPORT: one socket per shard, the kernel spreads peers (4-tuple hash).
+    ReusePort,
+    /// A private socket (the registry's probe socket).
+    Exclusive,
+}
+
+/// One socket per shard on `addr`. With port 0 the kernel picks a port for
+/// the first socket and the others join it. Returns the bound address too.
+pub(crate) fn bind_group(
+    addr: SocketAddr,
+    shards: usize,
+    buffer_bytes: usize,
+) -> io::Result<(SocketAddr, Vec<Socket>)> {
+    let first = bind_udp(addr, buffer_bytes, Sharing::ReusePort)?;
+    let bound = local_addr(&first)?;
+    warn_if_capped(&first, bound, buffer_bytes);
+    let mut group = Vec::with_capacity(shards);
+    group.push(first);
+    for _ in 1..shards {
+        group.push(bind_udp(bound, buffer_bytes, Sharing::ReusePort)?);
+    }
+    Ok((bound, group))
+}
+
+/// A non-blocking UDP socket bound to `addr`; errors name the address.
+pub(crate) fn bind_udp(
+    addr: SocketAddr,
+    buffer_bytes: usize,
+    sharing: Sharing,
+) -> io::Result<Socket> {
+    build_udp(addr, buffer_bytes, sharing)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot bind udp {addr}: {e}")))
+}
+
+/// The address a socket is bound to.
+pub(crate) fn local_addr(socket: &Socket) -> io::Result<SocketAddr> {
+    socket
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "socket has no IP address"))
+}
+
+/// Give the socket to the current glommio executor.
+///
+/// Must run inside the executor that will use the socket.
+pub(crate) fn into_glommio(socket: Socket) -> glommio::net::UdpSocket {
+    let fd = socket.into_raw_fd();
+    // SAFETY: `into_raw_fd` just released `fd` from its only owner, so it is
+    // an open, non-blocking UDP socket that nothing else will use or close;
+    // the glommio socket becomes its sole owner and closes it on drop.
+    unsafe { glommio::net::UdpSocket::from_raw_fd(fd) }
+}
+
+fn build_udp(addr: SocketAddr, buffer_bytes: usize, sharing: Sharing) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if sharing == Sharing::ReusePort {
+        socket.set_reuse_port(true)?;
+    }
+    socket.set_recv_buffer_size(buffer_bytes)?;
+    socket.set_send_buffer_size(buffer_bytes)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket)
+}
+
+/// Linux silently caps SO_RCVBUF/SO_SNDBUF at `net.core.{r,w}mem_max` (and
+/// reports double the granted size); say so once, at start.
+fn warn_if_capped(socket: &Socket, addr: SocketAddr, wanted: usize) {
+    let rcv = socket.recv_buffer_size().unwrap_or(0);
+    let snd = socket.send_buffer_size().unwrap_or(0);
+    if rcv < wanted || snd < wanted {
+        warn!(
+            "udp {addr}: socket buffers capped at rcv={rcv} snd={snd} bytes (wanted {wanted}); \
+             raise net.core.rmem_max / wmem_max"
+        );
+    }
+}
