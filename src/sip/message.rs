@@ -218,7 +218,9 @@ impl<'a> Message<'a> {
 
     /// Bytes of a span (empty if the span is out of range).
     pub fn slice(&self, span: Span) -> &'a [u8] {
-        self.buf.get(span.start as usize..span.end as usize).unwrap_or(&[])
+        self.buf
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or(&[])
     }
 
     /// Value of the first header with this name.
@@ -238,6 +240,8 @@ impl<'a> Message<'a> {
 
     /// Offset where the blank line ending the head starts (end of the last header line).
     pub fn head_end(&self) -> u32 {
-        self.headers().last().map_or(self.start_line.end, |h| h.line.end)
+        self.headers()
+            .last()
+            .map_or(self.start_line.end, |h| h.line.end)
     }
 }
