@@ -125,6 +125,22 @@ pub fn build(file: &FileConfig) -> Result<Config> {
 
 // === cores ===
 
+/// Parses `auto`, a count or a comma list of CPU ids (the `--cores` flag).
+pub fn cores_from_str(s: &str) -> Result<Cores> {
+    let s = s.trim();
+    let spec = if s.contains(',') {
+        let ids = s
+            .split(',')
+            .map(|c| c.trim().parse::<u64>())
+            .collect::<std::result::Result<Vec<_>, _>>();
+        CoresSpec::List(ids.or_else(|_| err("cores", format!("`{s}` is not a list of CPU ids")))?)
+    } else {
+        s.parse()
+            .map_or_else(|_| CoresSpec::Word(s.to_owned()), CoresSpec::Count)
+    };
+    build_cores(Some(&spec))
+}
+
 fn build_cores(spec: Option<&CoresSpec>) -> Result<Cores> {
     match spec {
         None => Ok(Cores::Auto),

@@ -339,16 +339,17 @@ pub fn from_yaml_str(text: &str, file: &str) -> Result<Config, ConfigError> {
 }
 
 /// Parses and validates an original `lb.properties`; returns the config and
-/// the keys that were accepted but have no effect. Warnings are logged.
+/// the keys that were accepted but have no effect. Warnings (unknown keys,
+/// lenient mappings) are logged when the file is valid.
 pub fn from_properties_str(text: &str, file: &str) -> Result<(Config, Vec<String>), ConfigError> {
     let imported = properties::import(text, file)?;
+    let cfg =
+        build::build(&imported.file).map_err(|e| properties_error(file, &imported.origins, e))?;
+    // Only a valid file gets its warnings: an error stays the one line.
     for w in &imported.warnings {
         log::warn!("{w}");
     }
-    match build::build(&imported.file) {
-        Ok(cfg) => Ok((cfg, imported.ignored)),
-        Err(e) => Err(properties_error(file, &imported.origins, e)),
-    }
+    Ok((cfg, imported.ignored))
 }
 
 /// Points a build error back at the properties key that set the value (or,
