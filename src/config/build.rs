@@ -17,69 +17,13 @@ use super::file::{
 use super::{
     AlgorithmConfig, AlgorithmKind, Config, Cores, HttpConfig, Leg, Ports, ProbeConfig,
     RegistryConfig, SipConfig, SmppConfig, StaticNode, StatsConfig, TlsClientAuth, TlsConfig,
-    Transport,
 };
 
-/// Defaults of absent keys — the only place they are written down
-/// (`docs/config-reference.md` repeats them for operators).
-pub mod defaults {
-    use std::net::{IpAddr, Ipv4Addr};
+pub mod defaults;
+mod values;
 
-    /// `host` and the hosts of both legs.
-    pub const HOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    /// `sip.external.udpPort` when the external leg names no port at all.
-    pub const EXTERNAL_UDP_PORT: u16 = 5060;
-    /// Port of an `extraServerNodes` entry without one.
-    pub const EXTRA_SERVER_NODE_PORT: u16 = 5060;
-    /// `nodeTimeout`, ms.
-    pub const NODE_TIMEOUT_MS: u64 = 8400;
-    /// `heartbeatInterval`, ms.
-    pub const HEARTBEAT_INTERVAL_MS: u64 = 150;
-    /// Lower bound of both timers, ms (the original refuses less).
-    pub const MIN_TIMER_MS: u64 = 15;
-    /// `statisticPort`.
-    pub const STATISTIC_PORT: u16 = 2006;
-    /// `sip.isSendTrying`.
-    pub const SEND_TRYING: bool = true;
-    /// `sip.unavailableStatus`.
-    pub const UNAVAILABLE_STATUS: u16 = 503;
-    /// `sip.unavailableReason`.
-    pub const UNAVAILABLE_REASON: &str = "Service Unavailable";
-    /// `sip.blockedValues`.
-    pub const BLOCKED_VALUES: [&str; 3] = ["sipvicious", "sipcli", "friendly-scanner"];
-    /// `sip.maxMessageSize`, bytes.
-    pub const MAX_MESSAGE_SIZE: usize = 65535;
-    /// `sip.socketBufferBytes`.
-    pub const SOCKET_BUFFER_BYTES: usize = 4 << 20;
-    /// `probe.interval`, ms.
-    pub const PROBE_INTERVAL_MS: u64 = 1000;
-    /// `probe.timeout`, ms.
-    pub const PROBE_TIMEOUT_MS: u64 = 1000;
-    /// `probe.failuresToDown`.
-    pub const PROBE_FAILURES_TO_DOWN: u32 = 3;
-    /// `probe.successesToUp`.
-    pub const PROBE_SUCCESSES_TO_UP: u32 = 1;
-    /// `algorithm.callIdAffinityMaxTimeInCache`, s.
-    pub const AFFINITY_MAX_TIME_S: u64 = 500;
-    /// `algorithm.callIdAffinityMaxEntries`.
-    pub const AFFINITY_MAX_ENTRIES: usize = 1_000_000;
-    /// `algorithm.sipHeaderAffinityKey`.
-    pub const SIP_HEADER_AFFINITY_KEY: &str = "Call-ID";
-    /// `algorithm.httpAffinityKey`.
-    pub const HTTP_AFFINITY_KEY: &str = "appsession";
-    /// `smpp.timeoutResponse`, ms.
-    pub const SMPP_TIMEOUT_RESPONSE_MS: u64 = 3000;
-    /// `smpp.timeoutConnection`, ms.
-    pub const SMPP_TIMEOUT_CONNECTION_MS: u64 = 1000;
-    /// `smpp.timeoutEnquire`, ms.
-    pub const SMPP_TIMEOUT_ENQUIRE_MS: u64 = 10000;
-    /// `smpp.reconnectPeriod`, ms.
-    pub const SMPP_RECONNECT_PERIOD_MS: u64 = 500;
-    /// `smpp.timeoutConnectionCheckClientSide`, ms.
-    pub const SMPP_CHECK_CLIENT_MS: u64 = 3000;
-    /// `smpp.timeoutConnectionCheckServerSide`, ms.
-    pub const SMPP_CHECK_SERVER_MS: u64 = 3000;
-}
+use values::{at_least, count, ip_list, ms, opt, parse_socket_addr, port, timer};
+pub use values::{parse_ip, parse_transport};
 
 /// A validation failure: the YAML path of the key and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -606,99 +550,4 @@ fn build_tls(s: &FileSsl) -> Result<TlsConfig> {
         client_auth,
         terminate_tls_traffic: s.terminate_tls_traffic.unwrap_or(false),
     })
-}
-
-// === value helpers ===
-
-fn opt<T>(v: &Option<String>, f: impl FnOnce(&str) -> Result<T>) -> Result<Option<T>> {
-    v.as_deref().map(f).transpose()
-}
-
-fn port(path: &str, p: Option<u16>) -> Result<Option<u16>> {
-    match p {
-        Some(0) => err(path, "0 is not a port (1-65535)"),
-        p => Ok(p),
-    }
-}
-
-fn timer(path: &str, v: Option<u64>, default: u64) -> Result<Duration> {
-    let v = v.unwrap_or(default);
-    if v < defaults::MIN_TIMER_MS {
-        return err(
-            path,
-            format!(
-                "{v} ms is below the minimum of {} ms",
-                defaults::MIN_TIMER_MS
-            ),
-        );
-    }
-    Ok(Duration::from_millis(v))
-}
-
-fn ms(path: &str, v: Option<u64>, default: u64) -> Result<Duration> {
-    match v.unwrap_or(default) {
-        0 => err(path, "must be at least 1 ms"),
-        v => Ok(Duration::from_millis(v)),
-    }
-}
-
-fn count(path: &str, v: Option<u32>, default: u32) -> Result<u32> {
-    match v.unwrap_or(default) {
-        0 => err(path, "must be at least 1"),
-        v => Ok(v),
-    }
-}
-
-fn at_least(path: &str, v: Option<usize>, default: usize, min: usize) -> Result<usize> {
-    let v = v.unwrap_or(default);
-    if v < min {
-        return err(path, format!("{v} is below the minimum of {min}"));
-    }
-    Ok(v)
-}
-
-/// Parses an IP address (IPv6 may be bracketed).
-pub fn parse_ip(path: &str, s: &str) -> Result<IpAddr> {
-    let t = s.trim().trim_start_matches('[').trim_end_matches(']');
-    t.parse()
-        .or_else(|_| err(path, format!("`{s}` is not an IP address")))
-}
-
-fn ip_list(path: &str, list: Option<&StrList>) -> Result<Vec<IpAddr>> {
-    let items = list.map(|l| l.0.as_slice()).unwrap_or_default();
-    items.iter().map(|s| parse_ip(path, s)).collect()
-}
-
-/// Parses `ip:port`, `[v6]:port`, or — with `default_port` — a bare IP.
-fn parse_socket_addr(path: &str, s: &str, default_port: Option<u16>) -> Result<SocketAddr> {
-    let s = s.trim();
-    if let Ok(a) = s.parse::<SocketAddr>() {
-        if a.port() == 0 {
-            return err(path, format!("`{s}`: 0 is not a port (1-65535)"));
-        }
-        return Ok(a);
-    }
-    match (
-        default_port,
-        s.parse::<IpAddr>().or_else(|_| parse_ip(path, s)),
-    ) {
-        (Some(p), Ok(ip)) => Ok(SocketAddr::new(ip, p)),
-        (None, Ok(_)) => err(path, format!("`{s}` needs a port (ip:port)")),
-        (_, Err(_)) => err(
-            path,
-            format!("`{s}` is not ip[:port] with a port 1-65535 (host names are not resolved)"),
-        ),
-    }
-}
-
-/// Parses a SIP transport name, case-insensitively.
-pub fn parse_transport(path: &str, s: &str) -> Result<Transport> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "udp" => Ok(Transport::Udp),
-        "tcp" => Ok(Transport::Tcp),
-        "tls" => Ok(Transport::Tls),
-        "ws" => Ok(Transport::Ws),
-        "wss" => Ok(Transport::Wss),
-        _ => err(path, format!("`{s}` is not one of udp, tcp, tls, ws, wss")),
-    }
 }
