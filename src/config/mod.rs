@@ -9,7 +9,16 @@
 //! This module does not open sockets, start shards or read the clock.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 use std::time::Duration;
+
+pub mod build;
+pub mod error;
+pub mod file;
+pub mod properties;
+mod yaml;
+
+pub use error::ConfigError;
 
 /// The whole balancer configuration, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -252,8 +261,25 @@ pub struct TlsConfig {
     pub client_protocols: Vec<String>,
     /// Allowed cipher suites.
     pub enabled_cipher_suites: Vec<String>,
+    /// Client certificate policy (`TLS_CLIENT_AUTH_TYPE` of the original).
+    pub client_auth: TlsClientAuth,
     /// Terminate TLS at the balancer (`terminateTLSTraffic`).
     pub terminate_tls_traffic: bool,
+}
+
+/// Whether TLS listeners ask clients for a certificate
+/// (`gov.nist.javax.sip.TLS_CLIENT_AUTH_TYPE` in the original).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsClientAuth {
+    /// Request and require a client certificate.
+    Enabled,
+    /// Request a client certificate, accept connections without one.
+    Want,
+    /// Do not ask for a client certificate (default).
+    #[default]
+    Disabled,
+    /// As `Disabled`; the original also skipped server-side checks.
+    DisabledAll,
 }
 
 /// Statistics endpoint.
@@ -263,77 +289,124 @@ pub struct StatsConfig {
     pub port: Option<u16>,
 }
 
+/// The embedded default configuration file (loopback, UDP 5060/5065).
+pub const DEFAULT_YAML: &str = include_str!("default.yaml");
+
+/// Name used for the embedded default in messages.
+pub const EMBEDDED_NAME: &str = "<embedded default>";
+
+// === impl Config ===
+
 impl Config {
-    /// The embedded default: loopback, UDP, external 5060, internal 5065.
+    /// The embedded default (`default.yaml`): loopback, UDP, external 5060,
+    /// internal 5065, one core, statistics on 2006, no static nodes.
     pub fn embedded_default() -> Config {
-        todo_default()
+        match from_yaml_str(DEFAULT_YAML, EMBEDDED_NAME) {
+            Ok(cfg) => cfg,
+            // default.yaml is compiled in and checked by a unit test.
+            Err(e) => unreachable!("embedded default.yaml is invalid: {e}"),
+        }
     }
 }
 
-fn todo_default() -> Config {
-    let lo: IpAddr = IpAddr::from([127, 0, 0, 1]);
-    Config {
-        cores: Cores::Count(1),
-        sip: SipConfig {
-            external: Leg {
-                host: lo,
-                ports: Ports { udp: Some(5060), ..Ports::default() },
-                ip_load_balancer_addresses: Vec::new(),
-                ip_load_balancer_ports: Ports::default(),
-            },
-            internal: Some(Leg {
-                host: lo,
-                ports: Ports { udp: Some(5065), ..Ports::default() },
-                ip_load_balancer_addresses: Vec::new(),
-                ip_load_balancer_ports: Ports::default(),
-            }),
-            internal_transport: None,
-            extra_server_nodes: Vec::new(),
-            use_ip_load_balancer_address_in_via: false,
-            public_ip: None,
-            send_trying: true,
-            unavailable_status: 503,
-            unavailable_reason: "Service Unavailable".into(),
-            blocked_values: vec!["sipvicious".into(), "sipcli".into(), "friendly-scanner".into()],
-            matching_hostname_for_route: None,
-            is_filter_subdomain: false,
-            max_message_size: 65535,
-            socket_buffer_bytes: 4 << 20,
-        },
-        registry: RegistryConfig {
-            node_timeout: Duration::from_millis(8400),
-            heartbeat_interval: Duration::from_millis(150),
-            static_nodes: Vec::new(),
-            probe: ProbeConfig {
-                interval: Duration::from_millis(1000),
-                timeout: Duration::from_millis(1000),
-                failures_to_down: 3,
-                successes_to_up: 1,
-            },
-        },
-        algorithm: AlgorithmConfig {
-            kind: AlgorithmKind::CallIdAffinity,
-            call_id_affinity_max_time_in_cache: Duration::from_secs(500),
-            call_id_affinity_max_entries: 1_000_000,
-            call_id_affinity_group_failover: false,
-            sip_header_affinity_key: "Call-ID".into(),
-            http_affinity_key: "appsession".into(),
-            subcluster_map: Vec::new(),
-        },
-        http: HttpConfig { http_port: None, https_port: None, unavailable_host: None, remote_server_ssl: false },
-        smpp: SmppConfig {
-            host: None,
-            port: None,
-            ssl_port: None,
-            remote_servers: Vec::new(),
-            timeout_response: Duration::from_millis(3000),
-            timeout_connection: Duration::from_millis(1000),
-            timeout_enquire: Duration::from_millis(10000),
-            reconnect_period: Duration::from_millis(500),
-            timeout_connection_check_client_side: Duration::from_millis(3000),
-            timeout_connection_check_server_side: Duration::from_millis(3000),
-        },
-        tls: TlsConfig::default(),
-        stats: StatsConfig { port: Some(2006) },
+/// Reads and validates a configuration file.
+///
+/// Files ending in `.properties` are read as the original `lb.properties`;
+/// `.yaml`/`.yml` as YAML; anything else is sniffed (mostly `key=value`
+/// lines → properties). For a properties file, warnings (unknown keys,
+/// lenient mappings) are logged, and one info line lists ignored keys.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(&name, None, "", format!("cannot read: {e}")))?;
+    if !is_properties(path, &text) {
+        return from_yaml_str(&text, &name);
+    }
+    let (cfg, ignored) = from_properties_str(&text, &name)?;
+    if !ignored.is_empty() {
+        log::info!(
+            "{name}: {} keys without effect here, ignored: {}",
+            ignored.len(),
+            ignored.join(", ")
+        );
+    }
+    Ok(cfg)
+}
+
+/// Parses and validates native YAML; `file` is only used in errors.
+pub fn from_yaml_str(text: &str, file: &str) -> Result<Config, ConfigError> {
+    yaml::from_str(text, file)
+}
+
+/// Parses and validates an original `lb.properties`; returns the config and
+/// the keys that were accepted but have no effect. Warnings (unknown keys,
+/// lenient mappings) are logged when the file is valid.
+pub fn from_properties_str(text: &str, file: &str) -> Result<(Config, Vec<String>), ConfigError> {
+    let imported = properties::import(text, file)?;
+    let cfg =
+        build::build(&imported.file).map_err(|e| properties_error(file, &imported.origins, e))?;
+    // Only a valid file gets its warnings: an error stays the one line.
+    for w in &imported.warnings {
+        log::warn!("{w}");
+    }
+    Ok((cfg, imported.ignored))
+}
+
+/// Points a build error back at the properties key that set the value (or,
+/// for a missing value, at a key of the same section).
+fn properties_error(
+    file: &str,
+    origins: &std::collections::HashMap<String, (String, usize)>,
+    e: build::BuildError,
+) -> ConfigError {
+    let section = e.path.rsplit_once('.').map_or("", |(s, _)| s);
+    let found = origins.get(&e.path).or_else(|| {
+        let mut same_section: Vec<_> = origins
+            .iter()
+            .filter(|(p, _)| !section.is_empty() && p.starts_with(section))
+            .collect();
+        same_section.sort_by_key(|(_, (_, line))| *line);
+        same_section.first().map(|(_, o)| *o)
+    });
+    match found {
+        Some((key, line)) if origins.contains_key(&e.path) => {
+            ConfigError::new(file, Some(*line), key, e.problem)
+        }
+        Some((key, line)) => ConfigError::new(
+            file,
+            Some(*line),
+            key,
+            format!("{} (YAML key {})", e.problem, e.path),
+        ),
+        None => ConfigError::new(file, None, &e.path, e.problem),
     }
 }
+
+fn is_properties(path: &Path, text: &str) -> bool {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("properties") => true,
+        Some("yaml" | "yml") => false,
+        _ => looks_like_properties(text),
+    }
+}
+
+/// Most meaningful lines are `key=value` (YAML never has `=` before `:`).
+fn looks_like_properties(text: &str) -> bool {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with(['#', '!']))
+        .collect();
+    let kv = lines
+        .iter()
+        .filter(|l| match (l.find('='), l.find(':')) {
+            (Some(eq), Some(colon)) => eq < colon,
+            (Some(_), None) => true,
+            _ => false,
+        })
+        .count();
+    kv * 2 > lines.len()
+}
+
+#[cfg(test)]
+mod tests;

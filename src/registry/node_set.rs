@@ -26,7 +26,11 @@ impl NodeSet {
     /// A set from nodes (sorted by id here).
     pub fn new(generation: u64, mut nodes: Vec<Node>, latest_version: u32) -> NodeSet {
         nodes.sort_by_key(|n| n.id);
-        NodeSet { generation, nodes, latest_version }
+        NodeSet {
+            generation,
+            nodes,
+            latest_version,
+        }
     }
 
     /// Every node, dead ones included, by id.
@@ -36,7 +40,10 @@ impl NodeSet {
 
     /// Node by id.
     pub fn get(&self, id: NodeId) -> Option<&Node> {
-        self.nodes.binary_search_by_key(&id, |n| n.id).ok().and_then(|i| self.nodes.get(i))
+        self.nodes
+            .binary_search_by_key(&id, |n| n.id)
+            .ok()
+            .and_then(|i| self.nodes.get(i))
     }
 
     /// The node (alive or not) owning `ip` and one of its ports equal to `port`.
@@ -71,7 +78,9 @@ impl NodeSet {
 
     /// Nodes that may take a new call of `version`.
     pub fn candidates(&self, version: u32) -> impl Iterator<Item = &Node> + Clone {
-        self.nodes.iter().filter(move |n| n.version == version && n.takes_new_calls())
+        self.nodes
+            .iter()
+            .filter(move |n| n.version == version && n.takes_new_calls())
     }
 
     /// Number of alive nodes.

@@ -1,0 +1,553 @@
+//! `FileConfig` → `Config`: every default and every validation rule.
+//!
+//! This is the one place where defaults live ([`defaults`]) and where values
+//! get their meaning (addresses, ranges, cross-key rules). Errors carry the
+//! YAML path of the key (`sip.external.udpPort`, `nodes[1].ip`); the caller
+//! turns that into a file, a line and the key name of the file's format.
+//!
+//! This module neither reads files nor knows about `lb.properties`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use super::file::{
+    CoresSpec, FileAlgorithm, FileConfig, FileHttp, FileLeg, FileNode, FileProbe, FileSip,
+    FileSmpp, FileSsl, StrList,
+};
+use super::{
+    AlgorithmConfig, AlgorithmKind, Config, Cores, HttpConfig, Leg, Ports, ProbeConfig,
+    RegistryConfig, SipConfig, SmppConfig, StaticNode, StatsConfig, TlsClientAuth, TlsConfig,
+};
+
+pub mod defaults;
+mod values;
+
+use values::{at_least, count, ip_list, ms, opt, parse_socket_addr, port, timer};
+pub use values::{parse_ip, parse_transport};
+
+/// A validation failure: the YAML path of the key and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildError {
+    /// Dotted YAML path, e.g. `sip.external.udpPort`.
+    pub path: String,
+    /// One-line description.
+    pub problem: String,
+}
+
+type Result<T> = std::result::Result<T, BuildError>;
+
+fn err<T>(path: &str, problem: impl Into<String>) -> Result<T> {
+    Err(BuildError {
+        path: path.to_owned(),
+        problem: problem.into(),
+    })
+}
+
+/// Validates `file` and fills in defaults.
+pub fn build(file: &FileConfig) -> Result<Config> {
+    let host = match &file.host {
+        Some(h) => parse_ip("host", h)?,
+        None => defaults::HOST,
+    };
+    let sip = file.sip.clone().unwrap_or_default();
+    Ok(Config {
+        cores: build_cores(file.cores.as_ref())?,
+        sip: build_sip(&sip, host)?,
+        registry: build_registry(file)?,
+        algorithm: build_algorithm(&file.algorithm.clone().unwrap_or_default())?,
+        http: build_http(&file.http.clone().unwrap_or_default())?,
+        smpp: build_smpp(&file.smpp.clone().unwrap_or_default())?,
+        tls: build_tls(&file.ssl.clone().unwrap_or_default())?,
+        stats: StatsConfig {
+            port: match file.statistic_port.unwrap_or(defaults::STATISTIC_PORT) {
+                0 => None,
+                p => Some(p),
+            },
+        },
+    })
+}
+
+// === cores ===
+
+/// Parses `auto`, a count or a comma list of CPU ids (the `--cores` flag).
+pub fn cores_from_str(s: &str) -> Result<Cores> {
+    let s = s.trim();
+    let spec = if s.contains(',') {
+        let ids = s
+            .split(',')
+            .map(|c| c.trim().parse::<u64>())
+            .collect::<std::result::Result<Vec<_>, _>>();
+        CoresSpec::List(ids.or_else(|_| err("cores", format!("`{s}` is not a list of CPU ids")))?)
+    } else {
+        s.parse()
+            .map_or_else(|_| CoresSpec::Word(s.to_owned()), CoresSpec::Count)
+    };
+    build_cores(Some(&spec))
+}
+
+fn build_cores(spec: Option<&CoresSpec>) -> Result<Cores> {
+    match spec {
+        None => Ok(Cores::Auto),
+        Some(CoresSpec::Word(w)) if w.eq_ignore_ascii_case("auto") => Ok(Cores::Auto),
+        Some(CoresSpec::Word(w)) => err("cores", format!("`{w}` is not `auto`, a count or a list")),
+        Some(CoresSpec::Count(0)) => err("cores", "must be at least 1"),
+        Some(CoresSpec::Count(n)) => Ok(Cores::Count(to_usize("cores", *n)?)),
+        Some(CoresSpec::List(l)) => build_core_list(l),
+    }
+}
+
+fn build_core_list(list: &[u64]) -> Result<Cores> {
+    if list.is_empty() {
+        return err("cores", "the CPU list is empty");
+    }
+    let mut out = Vec::with_capacity(list.len());
+    for &cpu in list {
+        let cpu = to_usize("cores", cpu)?;
+        if out.contains(&cpu) {
+            return err("cores", format!("CPU {cpu} is listed twice"));
+        }
+        out.push(cpu);
+    }
+    Ok(Cores::List(out))
+}
+
+fn to_usize(path: &str, n: u64) -> Result<usize> {
+    usize::try_from(n).or_else(|_| err(path, format!("{n} is too large")))
+}
+
+// === sip ===
+
+fn build_sip(sip: &FileSip, host: IpAddr) -> Result<SipConfig> {
+    let external = build_leg(
+        "sip.external",
+        &sip.external.clone().unwrap_or_default(),
+        host,
+        true,
+    )?;
+    let internal = match &sip.internal {
+        Some(leg) => Some(build_leg("sip.internal", leg, host, false)?),
+        None => None,
+    };
+    if let Some(internal) = &internal {
+        check_ip_lb_pairs(&external, internal)?;
+    }
+    Ok(SipConfig {
+        external,
+        internal,
+        internal_transport: opt(&sip.internal_transport, |t| {
+            parse_transport("sip.internalTransport", t)
+        })?,
+        extra_server_nodes: build_extra_nodes(sip.extra_server_nodes.as_ref())?,
+        use_ip_load_balancer_address_in_via: sip
+            .use_ip_load_balancer_address_in_via_headers
+            .unwrap_or(false),
+        public_ip: opt(&sip.public_ip, |s| parse_ip("sip.publicIp", s))?,
+        send_trying: sip.is_send_trying.unwrap_or(defaults::SEND_TRYING),
+        unavailable_status: build_status(sip.unavailable_status)?,
+        unavailable_reason: build_reason(sip.unavailable_reason.as_deref())?,
+        blocked_values: match &sip.blocked_values {
+            Some(StrList(v)) => v.iter().map(|s| s.to_ascii_lowercase()).collect(),
+            None => defaults::BLOCKED_VALUES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        },
+        matching_hostname_for_route: sip.matching_hostname_for_route.clone(),
+        is_filter_subdomain: sip.is_filter_subdomain.unwrap_or(false),
+        max_message_size: at_least(
+            "sip.maxMessageSize",
+            sip.max_message_size,
+            defaults::MAX_MESSAGE_SIZE,
+            1024,
+        )?,
+        socket_buffer_bytes: at_least(
+            "sip.socketBufferBytes",
+            sip.socket_buffer_bytes,
+            defaults::SOCKET_BUFFER_BYTES,
+            4096,
+        )?,
+    })
+}
+
+fn build_leg(path: &str, leg: &FileLeg, default_host: IpAddr, external: bool) -> Result<Leg> {
+    let mut ports = Ports {
+        udp: port(&format!("{path}.udpPort"), leg.udp_port)?,
+        tcp: port(&format!("{path}.tcpPort"), leg.tcp_port)?,
+        tls: port(&format!("{path}.tlsPort"), leg.tls_port)?,
+        ws: port(&format!("{path}.wsPort"), leg.ws_port)?,
+        wss: port(&format!("{path}.wssPort"), leg.wss_port)?,
+    };
+    if ports == Ports::default() {
+        if !external {
+            return err(
+                path,
+                "the internal leg has no port; remove the section for a single entry point",
+            );
+        }
+        ports.udp = Some(defaults::EXTERNAL_UDP_PORT);
+    }
+    if external && ports.udp.is_none() {
+        return err(
+            &format!("{path}.udpPort"),
+            "the external leg needs a UDP port (required by this version)",
+        );
+    }
+    let ip_lb_ports = Ports {
+        udp: port(
+            &format!("{path}.ipLoadBalancerUdpPort"),
+            leg.ip_load_balancer_udp_port,
+        )?,
+        tcp: port(
+            &format!("{path}.ipLoadBalancerTcpPort"),
+            leg.ip_load_balancer_tcp_port,
+        )?,
+        tls: port(
+            &format!("{path}.ipLoadBalancerTlsPort"),
+            leg.ip_load_balancer_tls_port,
+        )?,
+        ws: port(
+            &format!("{path}.ipLoadBalancerWsPort"),
+            leg.ip_load_balancer_ws_port,
+        )?,
+        wss: port(
+            &format!("{path}.ipLoadBalancerWssPort"),
+            leg.ip_load_balancer_wss_port,
+        )?,
+    };
+    let lb_path = format!("{path}.ipLoadBalancerAddress");
+    let addresses = ip_list(&lb_path, leg.ip_load_balancer_address.as_ref())?;
+    if !addresses.is_empty() && ip_lb_ports == Ports::default() {
+        return err(
+            &lb_path,
+            "an IP load balancer address needs at least one ipLoadBalancer*Port",
+        );
+    }
+    if addresses.is_empty() && ip_lb_ports != Ports::default() {
+        return err(
+            &lb_path,
+            "ipLoadBalancer*Port is set but no ipLoadBalancerAddress",
+        );
+    }
+    Ok(Leg {
+        host: opt(&leg.host, |h| parse_ip(&format!("{path}.host"), h))?.unwrap_or(default_host),
+        ports,
+        ip_load_balancer_addresses: addresses,
+        ip_load_balancer_ports: ip_lb_ports,
+    })
+}
+
+/// With two entry points, every transport the external IP-LB serves must be
+/// served by the internal IP-LB too (the original's start-up rule).
+fn check_ip_lb_pairs(external: &Leg, internal: &Leg) -> Result<()> {
+    let (e, i) = (
+        external.ip_load_balancer_ports,
+        internal.ip_load_balancer_ports,
+    );
+    if external.ip_load_balancer_addresses.is_empty()
+        || internal.ip_load_balancer_addresses.is_empty()
+    {
+        return Ok(());
+    }
+    let pairs = [
+        ("Udp", e.udp, i.udp),
+        ("Tcp", e.tcp, i.tcp),
+        ("Tls", e.tls, i.tls),
+        ("Ws", e.ws, i.ws),
+        ("Wss", e.wss, i.wss),
+    ];
+    for (name, ext, int) in pairs {
+        if ext.is_some() && int.is_none() {
+            return err(
+                &format!("sip.internal.ipLoadBalancer{name}Port"),
+                format!("required because sip.external.ipLoadBalancer{name}Port is set"),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn build_extra_nodes(list: Option<&StrList>) -> Result<Vec<SocketAddr>> {
+    let path = "sip.extraServerNodes";
+    let items = list.map(|l| l.0.as_slice()).unwrap_or_default();
+    items
+        .iter()
+        .map(|s| parse_socket_addr(path, s, Some(defaults::EXTRA_SERVER_NODE_PORT)))
+        .collect()
+}
+
+fn build_status(status: Option<u16>) -> Result<u16> {
+    match status.unwrap_or(defaults::UNAVAILABLE_STATUS) {
+        s @ 300..=699 => Ok(s),
+        s => err(
+            "sip.unavailableStatus",
+            format!("{s} is not a final error status (300-699)"),
+        ),
+    }
+}
+
+fn build_reason(reason: Option<&str>) -> Result<String> {
+    let reason = reason.unwrap_or(defaults::UNAVAILABLE_REASON);
+    if reason.is_empty() || reason.chars().any(|c| c.is_control()) {
+        return err(
+            "sip.unavailableReason",
+            "must be non-empty text without control characters",
+        );
+    }
+    Ok(reason.to_owned())
+}
+
+// === registry ===
+
+fn build_registry(file: &FileConfig) -> Result<RegistryConfig> {
+    let nodes = file.nodes.as_deref().unwrap_or_default();
+    Ok(RegistryConfig {
+        node_timeout: timer("nodeTimeout", file.node_timeout, defaults::NODE_TIMEOUT_MS)?,
+        heartbeat_interval: timer(
+            "heartbeatInterval",
+            file.heartbeat_interval,
+            defaults::HEARTBEAT_INTERVAL_MS,
+        )?,
+        static_nodes: nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| build_node(i, n))
+            .collect::<Result<_>>()?,
+        probe: build_probe(&file.probe.clone().unwrap_or_default())?,
+    })
+}
+
+fn build_node(index: usize, node: &FileNode) -> Result<StaticNode> {
+    let path = format!("nodes[{index}]");
+    let Some(ip) = &node.ip else {
+        return err(&format!("{path}.ip"), "a node needs an ip");
+    };
+    let ip = parse_ip(&format!("{path}.ip"), ip)?;
+    let ports = Ports {
+        udp: port(&format!("{path}.udpPort"), node.udp_port)?,
+        tcp: port(&format!("{path}.tcpPort"), node.tcp_port)?,
+        tls: port(&format!("{path}.tlsPort"), node.tls_port)?,
+        ws: port(&format!("{path}.wsPort"), node.ws_port)?,
+        wss: port(&format!("{path}.wssPort"), node.wss_port)?,
+    };
+    if ports.udp.is_none() && ports.tcp.is_none() {
+        return err(
+            &format!("{path}.udpPort"),
+            "a probed node needs a udpPort or tcpPort",
+        );
+    }
+    Ok(StaticNode {
+        hostname: node.hostname.clone().unwrap_or_else(|| ip.to_string()),
+        ip,
+        ports,
+        version: node.version.unwrap_or(0),
+        jvm_route: node.jvm_route.clone(),
+    })
+}
+
+fn build_probe(p: &FileProbe) -> Result<ProbeConfig> {
+    Ok(ProbeConfig {
+        interval: timer("probe.interval", p.interval, defaults::PROBE_INTERVAL_MS)?,
+        timeout: timer("probe.timeout", p.timeout, defaults::PROBE_TIMEOUT_MS)?,
+        failures_to_down: count(
+            "probe.failuresToDown",
+            p.failures_to_down,
+            defaults::PROBE_FAILURES_TO_DOWN,
+        )?,
+        successes_to_up: count(
+            "probe.successesToUp",
+            p.successes_to_up,
+            defaults::PROBE_SUCCESSES_TO_UP,
+        )?,
+    })
+}
+
+// === algorithm ===
+
+fn build_algorithm(a: &FileAlgorithm) -> Result<AlgorithmConfig> {
+    let kind = match &a.algorithm_class {
+        Some(name) => match algorithm_kind(name) {
+            Some(kind) => kind,
+            None => {
+                return err(
+                    "algorithm.algorithmClass",
+                    format!("unknown algorithm `{name}`"),
+                )
+            }
+        },
+        None => AlgorithmKind::CallIdAffinity,
+    };
+    let key = a
+        .sip_header_affinity_key
+        .as_deref()
+        .unwrap_or(defaults::SIP_HEADER_AFFINITY_KEY);
+    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+        return err(
+            "algorithm.sipHeaderAffinityKey",
+            format!("`{key}` is not a header name"),
+        );
+    }
+    let max_entries = a
+        .call_id_affinity_max_entries
+        .unwrap_or(defaults::AFFINITY_MAX_ENTRIES);
+    if max_entries == 0 {
+        return err("algorithm.callIdAffinityMaxEntries", "must be at least 1");
+    }
+    Ok(AlgorithmConfig {
+        kind,
+        call_id_affinity_max_time_in_cache: Duration::from_secs(
+            a.call_id_affinity_max_time_in_cache
+                .unwrap_or(defaults::AFFINITY_MAX_TIME_S),
+        ),
+        call_id_affinity_max_entries: max_entries,
+        call_id_affinity_group_failover: a.call_id_affinity_group_failover.unwrap_or(false),
+        sip_header_affinity_key: key.to_owned(),
+        http_affinity_key: a
+            .http_affinity_key
+            .clone()
+            .unwrap_or_else(|| defaults::HTTP_AFFINITY_KEY.to_owned()),
+        subcluster_map: build_subclusters(a.subcluster_map.as_deref().unwrap_or_default())?,
+    })
+}
+
+/// Native names and the simple names of the original's Java classes (any
+/// package, so misspelt packages like `org.mobicens.tools…` still match).
+pub fn algorithm_kind(name: &str) -> Option<AlgorithmKind> {
+    let simple = name.rsplit('.').next().unwrap_or(name);
+    let kind = match simple.to_ascii_lowercase().as_str() {
+        "callidaffinity" | "callidaffinitybalanceralgorithm" => AlgorithmKind::CallIdAffinity,
+        "headerconsistenthash" | "headerconsistenthashbalanceralgorithm" => {
+            AlgorithmKind::HeaderConsistentHash
+        }
+        // The removed persistent variant shared its hash across balancers
+        // through a cache; a stateless header hash gives the same agreement.
+        "persistentconsistenthashbalanceralgorithm" => AlgorithmKind::HeaderConsistentHash,
+        "pureconsistenthash" | "pureconsistenthashbalanceralgorithm" => {
+            AlgorithmKind::PureConsistentHash
+        }
+        "clustersubdomainaffinity" | "clustersubdomainaffinityalgorithm" => {
+            AlgorithmKind::ClusterSubdomainAffinity
+        }
+        "userbased" | "userbasedalgorithm" => AlgorithmKind::UserBased,
+        "activestandby" | "activestandbyalgorithm" => AlgorithmKind::ActiveStandby,
+        _ => return None,
+    };
+    Some(kind)
+}
+
+fn build_subclusters(groups: &[Vec<String>]) -> Result<Vec<Vec<IpAddr>>> {
+    let path = "algorithm.subclusterMap";
+    let mut out = Vec::with_capacity(groups.len());
+    for group in groups {
+        let mut ips = Vec::with_capacity(group.len());
+        for s in group {
+            let ip = parse_ip(path, s)?;
+            if ips.contains(&ip) {
+                return err(path, format!("{ip} appears twice in one group"));
+            }
+            ips.push(ip);
+        }
+        if ips.is_empty() {
+            return err(path, "empty group");
+        }
+        out.push(ips);
+    }
+    Ok(out)
+}
+
+// === http, smpp, tls ===
+
+fn build_http(h: &FileHttp) -> Result<HttpConfig> {
+    Ok(HttpConfig {
+        http_port: port("http.httpPort", h.http_port)?,
+        https_port: port("http.httpsPort", h.https_port)?,
+        unavailable_host: h.unavailable_host.clone().filter(|s| !s.is_empty()),
+        remote_server_ssl: h.is_remote_server_ssl.unwrap_or(false),
+    })
+}
+
+fn build_smpp(s: &FileSmpp) -> Result<SmppConfig> {
+    let servers = s
+        .remote_servers
+        .as_ref()
+        .map(|l| l.0.as_slice())
+        .unwrap_or_default();
+    let remote_servers = servers
+        .iter()
+        .map(|a| parse_socket_addr("smpp.remoteServers", a, None))
+        .collect::<Result<Vec<_>>>()?;
+    let (port_, ssl_port) = (
+        port("smpp.smppPort", s.smpp_port)?,
+        port("smpp.smppSslPort", s.smpp_ssl_port)?,
+    );
+    if (port_.is_some() || ssl_port.is_some()) && remote_servers.is_empty() {
+        return err(
+            "smpp.remoteServers",
+            "SMPP is enabled (smppPort/smppSslPort) but no remote server is listed",
+        );
+    }
+    Ok(SmppConfig {
+        host: opt(&s.smpp_host, |h| parse_ip("smpp.smppHost", h))?,
+        port: port_,
+        ssl_port,
+        remote_servers,
+        timeout_response: ms(
+            "smpp.timeoutResponse",
+            s.timeout_response,
+            defaults::SMPP_TIMEOUT_RESPONSE_MS,
+        )?,
+        timeout_connection: ms(
+            "smpp.timeoutConnection",
+            s.timeout_connection,
+            defaults::SMPP_TIMEOUT_CONNECTION_MS,
+        )?,
+        timeout_enquire: ms(
+            "smpp.timeoutEnquire",
+            s.timeout_enquire,
+            defaults::SMPP_TIMEOUT_ENQUIRE_MS,
+        )?,
+        reconnect_period: ms(
+            "smpp.reconnectPeriod",
+            s.reconnect_period,
+            defaults::SMPP_RECONNECT_PERIOD_MS,
+        )?,
+        timeout_connection_check_client_side: ms(
+            "smpp.timeoutConnectionCheckClientSide",
+            s.timeout_connection_check_client_side,
+            defaults::SMPP_CHECK_CLIENT_MS,
+        )?,
+        timeout_connection_check_server_side: ms(
+            "smpp.timeoutConnectionCheckServerSide",
+            s.timeout_connection_check_server_side,
+            defaults::SMPP_CHECK_SERVER_MS,
+        )?,
+    })
+}
+
+fn build_tls(s: &FileSsl) -> Result<TlsConfig> {
+    let list = |l: &Option<StrList>| l.as_ref().map(|l| l.0.clone()).unwrap_or_default();
+    let client_auth = match s.tls_client_auth_type.as_deref() {
+        None => TlsClientAuth::default(),
+        Some(a) => match a.to_ascii_lowercase().as_str() {
+            "enabled" => TlsClientAuth::Enabled,
+            "want" => TlsClientAuth::Want,
+            "disabled" => TlsClientAuth::Disabled,
+            "disabledall" => TlsClientAuth::DisabledAll,
+            _ => {
+                return err(
+                    "ssl.tlsClientAuthType",
+                    format!("`{a}` is not Enabled, Want, Disabled or DisabledAll"),
+                )
+            }
+        },
+    };
+    Ok(TlsConfig {
+        key_store: s.key_store.clone(),
+        key_store_password: s.key_store_password.clone(),
+        trust_store: s.trust_store.clone(),
+        trust_store_password: s.trust_store_password.clone(),
+        client_protocols: list(&s.tls_client_protocols),
+        enabled_cipher_suites: list(&s.enabled_cipher_suites),
+        client_auth,
+        terminate_tls_traffic: s.terminate_tls_traffic.unwrap_or(false),
+    })
+}

@@ -1,0 +1,193 @@
+//! Tests of the public API: embedded default, format choice, error lines.
+
+use super::*;
+
+/// What `default.yaml` says, written out by hand.
+fn expected_default() -> Config {
+    let lo: IpAddr = IpAddr::from([127, 0, 0, 1]);
+    let leg = |udp| Leg {
+        host: lo,
+        ports: Ports {
+            udp: Some(udp),
+            ..Ports::default()
+        },
+        ip_load_balancer_addresses: Vec::new(),
+        ip_load_balancer_ports: Ports::default(),
+    };
+    Config {
+        cores: Cores::Count(1),
+        sip: SipConfig {
+            external: leg(5060),
+            internal: Some(leg(5065)),
+            internal_transport: None,
+            extra_server_nodes: Vec::new(),
+            use_ip_load_balancer_address_in_via: false,
+            public_ip: None,
+            send_trying: true,
+            unavailable_status: 503,
+            unavailable_reason: "Service Unavailable".into(),
+            blocked_values: vec![
+                "sipvicious".into(),
+                "sipcli".into(),
+                "friendly-scanner".into(),
+            ],
+            matching_hostname_for_route: None,
+            is_filter_subdomain: false,
+            max_message_size: 65535,
+            socket_buffer_bytes: 4 << 20,
+        },
+        registry: RegistryConfig {
+            node_timeout: Duration::from_millis(8400),
+            heartbeat_interval: Duration::from_millis(150),
+            static_nodes: Vec::new(),
+            probe: ProbeConfig {
+                interval: Duration::from_millis(1000),
+                timeout: Duration::from_millis(1000),
+                failures_to_down: 3,
+                successes_to_up: 1,
+            },
+        },
+        algorithm: AlgorithmConfig {
+            kind: AlgorithmKind::CallIdAffinity,
+            call_id_affinity_max_time_in_cache: Duration::from_secs(500),
+            call_id_affinity_max_entries: 1_000_000,
+            call_id_affinity_group_failover: false,
+            sip_header_affinity_key: "Call-ID".into(),
+            http_affinity_key: "appsession".into(),
+            subcluster_map: Vec::new(),
+        },
+        http: HttpConfig {
+            http_port: None,
+            https_port: None,
+            unavailable_host: None,
+            remote_server_ssl: false,
+        },
+        smpp: SmppConfig {
+            host: None,
+            port: None,
+            ssl_port: None,
+            remote_servers: Vec::new(),
+            timeout_response: Duration::from_millis(3000),
+            timeout_connection: Duration::from_millis(1000),
+            timeout_enquire: Duration::from_millis(10000),
+            reconnect_period: Duration::from_millis(500),
+            timeout_connection_check_client_side: Duration::from_millis(3000),
+            timeout_connection_check_server_side: Duration::from_millis(3000),
+        },
+        tls: TlsConfig::default(),
+        stats: StatsConfig { port: Some(2006) },
+    }
+}
+
+#[test]
+fn embedded_default_is_what_default_yaml_says() {
+    assert_eq!(
+        from_yaml_str(DEFAULT_YAML, EMBEDDED_NAME),
+        Ok(expected_default())
+    );
+    assert_eq!(Config::embedded_default(), expected_default());
+}
+
+#[test]
+fn sniffing_tells_properties_from_yaml() {
+    assert!(looks_like_properties(
+        "# c\nhost=1.2.3.4\nexternalPort = 5060\n"
+    ));
+    assert!(!looks_like_properties(
+        "host: 1.2.3.4\nsip:\n  external: { udpPort: 5060 }\n"
+    ));
+    assert!(!looks_like_properties(
+        "sip:\n  unavailableReason: a=b\n  x: 1\n"
+    ));
+}
+
+#[test]
+fn single_entry_point_when_internal_is_omitted() {
+    let cfg = from_yaml_str("sip:\n  external: { udpPort: 5070 }\n", "t.yaml").unwrap();
+    assert_eq!(cfg.sip.internal, None);
+    assert_eq!(cfg.cores, Cores::Auto);
+}
+
+#[test]
+fn validation_rules() {
+    let cases = [
+        ("cores: []\n", "cores"),
+        ("cores: 0\n", "cores"),
+        ("cores: many\n", "cores"),
+        ("heartbeatInterval: 14\n", "heartbeatInterval"),
+        ("sip: { unavailableStatus: 200 }\n", "sip.unavailableStatus"),
+        (
+            "sip: { external: { tcpPort: 5060 } }\n",
+            "sip.external.udpPort",
+        ),
+        (
+            "sip: { external: { udpPort: 0 } }\n",
+            "sip.external.udpPort",
+        ),
+        ("sip: { internal: { host: 127.0.0.1 } }\n", "sip.internal"),
+        (
+            "sip: { external: { ipLoadBalancerAddress: 10.0.0.1 } }\n",
+            "sip.external.ipLoadBalancerAddress",
+        ),
+        (
+            "sip: { extraServerNodes: [node1] }\n",
+            "sip.extraServerNodes",
+        ),
+        (
+            "algorithm: { algorithmClass: roundRobin }\n",
+            "algorithm.algorithmClass",
+        ),
+        ("nodes: [ { ip: 10.0.0.1 } ]\n", "nodes[0].udpPort"),
+        ("smpp: { smppPort: 2776 }\n", "smpp.remoteServers"),
+        (
+            "ssl: { tlsClientAuthType: maybe }\n",
+            "ssl.tlsClientAuthType",
+        ),
+    ];
+    for (text, key) in cases {
+        let e = from_yaml_str(text, "t.yaml").unwrap_err();
+        assert_eq!(e.key, key, "{text}");
+        assert_eq!(e.line, Some(1), "{text}");
+    }
+}
+
+#[test]
+fn two_ip_lb_legs_must_cover_the_same_transports() {
+    let text = "sip:\n  external: { udpPort: 5060, ipLoadBalancerAddress: 10.0.0.1, ipLoadBalancerUdpPort: 5060, ipLoadBalancerTcpPort: 5060 }\n  internal: { udpPort: 5065, ipLoadBalancerAddress: 10.0.0.2, ipLoadBalancerUdpPort: 5065 }\n";
+    let e = from_yaml_str(text, "t.yaml").unwrap_err();
+    assert_eq!(e.key, "sip.internal.ipLoadBalancerTcpPort");
+}
+
+#[test]
+fn extra_server_nodes_default_port() {
+    let cfg = from_yaml_str(
+        "sip: { extraServerNodes: '10.0.0.1, 10.0.0.2:5070' }\n",
+        "t.yaml",
+    )
+    .unwrap();
+    let got: Vec<String> = cfg
+        .sip
+        .extra_server_nodes
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(got, ["10.0.0.1:5060", "10.0.0.2:5070"]);
+}
+
+#[test]
+fn java_class_names_are_aliases() {
+    let text = "algorithm: { algorithmClass: org.mobicents.tools.sip.balancer.HeaderConsistentHashBalancerAlgorithm }\n";
+    let cfg = from_yaml_str(text, "t.yaml").unwrap();
+    assert_eq!(cfg.algorithm.kind, AlgorithmKind::HeaderConsistentHash);
+}
+
+#[test]
+fn properties_build_error_points_at_the_properties_key() {
+    let e = from_properties_str("host=127.0.0.1\n\nnodeTimeout=5\n", "lb.properties").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "lb.properties:3: nodeTimeout: 5 ms is below the minimum of 15 ms"
+    );
+    let e = from_properties_str("externalHost=::zz\n", "lb.properties").unwrap_err();
+    assert_eq!((e.line, e.key.as_str()), (Some(1), "externalHost"));
+}
