@@ -220,15 +220,19 @@ fn executor(id: usize, cpu: usize) -> io::Result<LocalExecutor> {
 }
 
 fn executor_error(id: usize, cpu: usize, e: GlommioError<()>) -> io::Error {
-    let memlock = matches!(
+    // glommio reports the limit as a typed error or, wrapped on its way
+    // out of `make`, only as text; an io_uring setup refused for want of
+    // locked memory comes back as ENOMEM.
+    let typed = matches!(
         e,
         GlommioError::ReactorError(ReactorErrorKind::MemLockLimit(..))
     );
     let e = io::Error::from(e);
-    let memlock = memlock || e.raw_os_error() == Some(libc::ENOMEM);
+    let memlock =
+        typed || e.to_string().contains("MemLock") || e.raw_os_error() == Some(libc::ENOMEM);
     let hint = if memlock {
-        " (glommio needs ~512 KiB of locked memory per shard: raise `ulimit -l` / \
-         LimitMEMLOCK, or run fewer shards)"
+        " (glommio needs at least 512 KiB of locked memory per executor: raise the memlock \
+         limit, `ulimit -l` or systemd `LimitMEMLOCK=`)"
     } else {
         ""
     };
