@@ -46,7 +46,7 @@ const EVENT_QUEUE: usize = 8192;
 /// configured CPU does not exist or an executor cannot start (the error
 /// says which, and mentions the memlock limit when that is the cause).
 pub fn run(cfg: Config) -> io::Result<()> {
-    let signals = shutdown::Signals::install()?;
+    let mut signals = shutdown::Signals::install()?;
     let stop = signals.stop();
     let cpus = shards::cpus(&cfg.cores)?;
     let n = cpus.len();
@@ -75,10 +75,15 @@ pub fn run(cfg: Config) -> io::Result<()> {
         subscribers,
         control,
     });
-    let result = shards::start_and_join(setups, &cpus, &stop);
+    let (threads, started) = shards::start(setups, &cpus, &signals.closer());
+    if started.is_ok() {
+        signals.wait();
+        info!("shutting down");
+    }
+    stop.trigger();
+    let joined = shards::join(threads);
     info!("stopped");
-    drop(signals);
-    result
+    started.and(joined)
 }
 
 /// Every socket of every shard, bound before any shard starts.

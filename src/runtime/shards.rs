@@ -45,7 +45,7 @@ use log::info;
 
 use super::control::{self, ControlSetup, Snapshot};
 use super::mesh::{self, HandOff};
-use super::shutdown::Stop;
+use super::shutdown::{Closer, Stop};
 use super::sockets;
 use super::udp::{self, Shard};
 use crate::config::{Config, Cores};
@@ -145,58 +145,68 @@ pub(crate) fn setups(common: Common) -> Vec<ShardSetup> {
         .collect()
 }
 
-/// Start every shard (pinned to `cpus[i]`), wait for all to stop.
-pub(crate) fn start_and_join(
+/// Start every shard (pinned to `cpus[i]`) one after the other. Returns the
+/// threads started and, if one could not start, why (the caller then stops
+/// and joins the others).
+pub(crate) fn start(
     setups: Vec<ShardSetup>,
     cpus: &[usize],
-    stop: &Stop,
-) -> io::Result<()> {
+    closer: &Closer,
+) -> (Vec<JoinHandle<io::Result<()>>>, io::Result<()>) {
     let mut handles = Vec::with_capacity(setups.len());
-    let mut result = Ok(());
     for (setup, &cpu) in setups.into_iter().zip(cpus) {
-        match spawn(setup, cpu) {
+        match spawn(setup, cpu, closer.clone()) {
             Ok(handle) => handles.push(handle),
-            Err(e) => {
-                stop.trigger();
-                result = Err(e);
-                break;
-            }
+            Err(e) => return (handles, Err(e)),
         }
     }
+    (handles, Ok(()))
+}
+
+/// Wait for every shard thread; the first error wins.
+pub(crate) fn join(handles: Vec<JoinHandle<io::Result<()>>>) -> io::Result<()> {
+    let mut result = Ok(());
     for handle in handles {
         let outcome = handle
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("a shard panicked")));
-        if let Err(e) = outcome {
-            stop.trigger();
-            if result.is_ok() {
-                result = Err(e);
-            }
+        if result.is_ok() {
+            result = outcome;
         }
     }
     result
 }
 
 /// Spawn one shard thread; returns once its executor exists (or failed).
-fn spawn(setup: ShardSetup, cpu: usize) -> io::Result<JoinHandle<io::Result<()>>> {
+/// When the shard ends, for whatever reason, it wakes the starting thread.
+fn spawn(setup: ShardSetup, cpu: usize, closer: Closer) -> io::Result<JoinHandle<io::Result<()>>> {
     let id = setup.id;
     let (ready_tx, ready_rx) = mpsc::sync_channel(1);
-    let handle = std::thread::Builder::new()
-        .name(format!("shard-{id}"))
-        .spawn(move || match executor(id, cpu) {
-            Ok(ex) => {
-                let _ = ready_tx.send(Ok(()));
-                ex.run(serve(setup))
-            }
-            Err(e) => {
-                let _ = ready_tx.send(Err(e));
-                Ok(())
-            }
-        })?;
+    let thread = std::thread::Builder::new().name(format!("shard-{id}"));
+    let handle = thread.spawn(move || match executor(id, cpu) {
+        Ok(ex) => {
+            let _ = ready_tx.send(Ok(()));
+            let _wake = WakeOnExit(closer);
+            ex.run(serve(setup))
+        }
+        Err(e) => {
+            let _ = ready_tx.send(Err(e));
+            Ok(())
+        }
+    })?;
     match ready_rx.recv() {
         Ok(Ok(())) => Ok(handle),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(io::Error::other(format!("shard {id} died while starting"))),
+    }
+}
+
+/// Wakes the starting thread when a shard thread ends, panics included.
+struct WakeOnExit(Closer);
+
+impl Drop for WakeOnExit {
+    fn drop(&mut self) {
+        self.0.close();
     }
 }
 
@@ -210,15 +220,19 @@ fn executor(id: usize, cpu: usize) -> io::Result<LocalExecutor> {
 }
 
 fn executor_error(id: usize, cpu: usize, e: GlommioError<()>) -> io::Error {
-    let memlock = matches!(
+    // glommio reports the limit as a typed error or, wrapped on its way
+    // out of `make`, only as text; an io_uring setup refused for want of
+    // locked memory comes back as ENOMEM.
+    let typed = matches!(
         e,
         GlommioError::ReactorError(ReactorErrorKind::MemLockLimit(..))
     );
     let e = io::Error::from(e);
-    let memlock = memlock || e.raw_os_error() == Some(libc::ENOMEM);
+    let memlock =
+        typed || e.to_string().contains("MemLock") || e.raw_os_error() == Some(libc::ENOMEM);
     let hint = if memlock {
-        " (glommio needs ~512 KiB of locked memory per shard: raise `ulimit -l` / \
-         LimitMEMLOCK, or run fewer shards)"
+        " (glommio needs at least 512 KiB of locked memory per executor: raise the memlock \
+         limit, `ulimit -l` or systemd `LimitMEMLOCK=`)"
     } else {
         ""
     };
@@ -258,9 +272,6 @@ async fn serve(setup: ShardSetup) -> io::Result<()> {
         Role::Worker(rx) => tasks.push(spawn_local(control::subscribe(Rc::clone(&shard), rx))),
     }
     setup.stop.wait().await;
-    if id == 0 {
-        info!("shutting down");
-    }
     stop_tasks(tasks, &shard).await;
     log_counters(&shard);
     Ok(())

@@ -1,10 +1,12 @@
-//! Orderly shutdown: SIGINT/SIGTERM set a flag that every shard polls on a
-//! slow timer.
+//! Orderly shutdown: the starting thread blocks on SIGINT/SIGTERM, then
+//! sets a flag that every shard polls on a slow timer.
 //!
 //! The flag is the only atomic the shards share, and it is read by one
 //! timer task per shard every [`POLL`], never on the forwarding path. A
 //! second signal while stopping exits the process at once (status 1), so an
-//! operator is never stuck behind a wedged shutdown.
+//! operator is never stuck behind a wedged shutdown. A shard that ends on
+//! its own (error, panic) wakes the starting thread through a [`Closer`] so
+//! the whole process stops instead of running on with a hole.
 
 use std::future::{poll_fn, Future};
 use std::io;
@@ -14,7 +16,9 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
+use log::debug;
 use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Handle;
 use signal_hook::SigId;
 
 /// How often shards look at the flag: the bound on stop latency.
@@ -24,13 +28,19 @@ pub(crate) const POLL: Duration = Duration::from_millis(50);
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Stop(Arc<AtomicBool>);
 
-/// Signal handlers feeding a [`Stop`]; unregistered on drop so a later
-/// `run` in the same process starts clean.
-#[derive(Debug)]
+/// SIGINT/SIGTERM handlers; unregistered on drop so a later `run` in the
+/// same process starts clean.
 pub(crate) struct Signals {
     stop: Stop,
+    /// Delivers the signals to [`Signals::wait`].
+    iter: signal_hook::iterator::Signals,
+    /// The "second signal exits" handlers.
     ids: Vec<SigId>,
 }
+
+/// Wakes [`Signals::wait`] without a signal (a shard stopped on its own).
+#[derive(Debug, Clone)]
+pub(crate) struct Closer(Handle);
 
 // === impl Stop ===
 
@@ -56,33 +66,38 @@ impl Stop {
 // === impl Signals ===
 
 impl Signals {
-    /// Register SIGINT and SIGTERM: the first sets the flag, a second one
-    /// (flag already set) exits with status 1.
+    /// Register SIGINT and SIGTERM.
     pub(crate) fn install() -> io::Result<Signals> {
         let stop = Stop::default();
-        let mut signals = Signals {
-            stop,
-            ids: Vec::with_capacity(4),
-        };
+        let mut ids = Vec::with_capacity(2);
         for sig in [SIGINT, SIGTERM] {
-            let flag = Arc::clone(&signals.stop.0);
-            // Registered first, so it sees the flag as it was before this signal.
-            signals
-                .ids
-                .push(signal_hook::flag::register_conditional_shutdown(
-                    sig, 1, flag,
-                )?);
-            signals.ids.push(signal_hook::flag::register(
+            // Exits only when the flag is already set: on a second signal.
+            ids.push(signal_hook::flag::register_conditional_shutdown(
                 sig,
-                Arc::clone(&signals.stop.0),
+                1,
+                Arc::clone(&stop.0),
             )?);
         }
-        Ok(signals)
+        let iter = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+        Ok(Signals { stop, iter, ids })
     }
 
-    /// The flag the handlers set.
+    /// The flag [`Signals::wait`] sets.
     pub(crate) fn stop(&self) -> Stop {
         self.stop.clone()
+    }
+
+    /// A handle that ends [`Signals::wait`] from another thread.
+    pub(crate) fn closer(&self) -> Closer {
+        Closer(self.iter.handle())
+    }
+
+    /// Block until SIGINT/SIGTERM (or a [`Closer`]), then set the flag.
+    pub(crate) fn wait(&mut self) {
+        if let Some(sig) = self.iter.forever().next() {
+            debug!("signal {sig}");
+        }
+        self.stop.trigger();
     }
 }
 
@@ -91,6 +106,15 @@ impl Drop for Signals {
         for id in self.ids.drain(..) {
             signal_hook::low_level::unregister(id);
         }
+    }
+}
+
+// === impl Closer ===
+
+impl Closer {
+    /// Wake the waiting thread.
+    pub(crate) fn close(&self) {
+        self.0.close();
     }
 }
 
