@@ -1,40 +1,466 @@
 //! Registry state: nodes by id, last-heard times, expiry sweep, drain and
 //! static-node probe outcomes → [`NodeSet`] snapshots.
+//!
+//! # Rules
+//! - **Identity.** A heartbeat names its node by (`ip` property, else the
+//!   packet's source ip; `udpPort` property, else the source port). The
+//!   first heartbeat of an identity creates a node with a fresh [`NodeId`]
+//!   (monotonic, never reused); nodes are never removed, a dead one is `Down`.
+//! - **Heartbeat nodes.** A heartbeat brings its node `Up` (also from `Down`),
+//!   or `Draining` with `GRACEFUL_SHUTDOWN=true`; a later heartbeat without it
+//!   undrains. As in the original, a graceful heartbeat from an unknown or
+//!   `Down` node is ignored (a node shutting down is not added back). Not heard
+//!   from for more than `node_timeout` (heartbeat or traffic) → `Down`.
+//! - **Traffic** refreshes the last-heard time of an `Up`/`Draining` heartbeat
+//!   node only. It never brings a `Down` node back: a straggler response from a
+//!   node whose heartbeat service stopped must not resurrect it; only a
+//!   heartbeat does.
+//! - **Static nodes** are governed by their OPTIONS probes only (see
+//!   [`super::probe`]); they start `Down`. One without a UDP port cannot be
+//!   probed and is `Up` for good. Heartbeats and traffic matching a static or
+//!   extra node's identity are ignored: the configuration owns those nodes.
+//! - **Extra server nodes** (`extraServerNodes`) are `Up` forever, for
+//!   direction analysis only ([`Node::takes_new_calls`] excludes them).
+//! - **`latest_version`** is the highest version of any balanced node that has
+//!   ever been `Up` (a configured node that never answered does not redirect
+//!   new calls to its version).
+//! - **Generation** increases by one with each change to the snapshot.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use super::node::{node_hash, Node, NodeId, NodeSource, NodeState};
 use super::node_set::NodeSet;
+use super::probe::{self, ProbeState, ProbeTransmit};
 use super::Event;
-use crate::config::{RegistryConfig, SipConfig};
+use crate::config::{Ports, ProbeConfig, RegistryConfig, SipConfig, StaticNode};
 
 /// The registry, owned by the control task.
 #[derive(Debug)]
 pub struct Registry {
-    _priv: (),
+    /// Every node ever known; `entries[i].node.id == NodeId(i)`.
+    entries: Vec<Entry>,
+    /// Expiry period and probe settings (static node list not kept).
+    node_timeout: std::time::Duration,
+    heartbeat_interval: std::time::Duration,
+    probe: ProbeConfig,
+    /// Snapshot version, bumped on each change.
+    generation: u64,
+    /// Highest version of any balanced node ever up.
+    latest_version: u32,
+    /// Next periodic expiry sweep.
+    next_sweep: Instant,
 }
+
+/// One node and what the registry tracks about it beyond the snapshot.
+#[derive(Debug)]
+struct Entry {
+    node: Node,
+    /// Last heartbeat, traffic or probe response.
+    last_heard: Instant,
+    /// Static nodes with a UDP port only.
+    probe: Option<ProbeState>,
+}
+
+/// What one heartbeat announces.
+struct Announcement {
+    ip: IpAddr,
+    hostname: String,
+    ports: Ports,
+    version: u32,
+    jvm_route: Option<String>,
+    graceful: bool,
+}
+
+// === impl Registry ===
 
 impl Registry {
     /// Registry with the configured static and extra server nodes (static
     /// nodes start `Down` until their first successful probe).
     pub fn new(cfg: &RegistryConfig, sip: &SipConfig, now: Instant) -> Registry {
-        let _ = (cfg, sip, now);
-        todo!()
+        let mut registry = Registry {
+            entries: Vec::new(),
+            node_timeout: cfg.node_timeout,
+            heartbeat_interval: cfg.heartbeat_interval,
+            probe: cfg.probe,
+            generation: 1,
+            latest_version: 0,
+            next_sweep: now + cfg.heartbeat_interval,
+        };
+        for s in &cfg.static_nodes {
+            registry.add_static(s, now);
+        }
+        for &addr in &sip.extra_server_nodes {
+            registry.add_extra(addr, now);
+        }
+        registry
     }
 
     /// Apply an event; `true` when the published snapshot must change.
     pub fn handle_event(&mut self, event: Event, now: Instant) -> bool {
-        let _ = (event, now);
-        todo!()
+        let changed = match event {
+            Event::Heartbeat { src, properties } => self.handle_heartbeat(src, properties, now),
+            Event::Traffic { node } => self.handle_traffic(node, now),
+        };
+        self.bump_if(changed)
     }
 
-    /// Expire nodes not heard from for `nodeTimeout`; `true` when something changed.
+    /// Expire heartbeat nodes not heard from for more than `node_timeout` and
+    /// count timed-out probes; `true` when something changed.
     pub fn handle_timeout(&mut self, now: Instant) -> bool {
-        let _ = now;
-        todo!()
+        if now >= self.next_sweep {
+            self.next_sweep = now + self.heartbeat_interval;
+        }
+        let mut changed = false;
+        for i in 0..self.entries.len() {
+            changed |= self.expire(i, now);
+            changed |= self.expire_probe(i, now);
+        }
+        self.bump_if(changed)
+    }
+
+    /// The next expiry sweep or probe deadline, whichever comes first.
+    pub fn poll_timeout(&self) -> Instant {
+        let probes = self
+            .entries
+            .iter()
+            .filter_map(|e| e.probe.as_ref().map(ProbeState::deadline));
+        probes.fold(self.next_sweep, Instant::min)
+    }
+
+    /// The next OPTIONS probe due at `now`, to be sent from `local` (the
+    /// probe socket); call until `None`. Call after `handle_timeout` so that
+    /// timed-out probes are counted before new ones go out.
+    pub fn poll_probe(&mut self, now: Instant, local: SocketAddr) -> Option<ProbeTransmit> {
+        let cfg = self.probe;
+        self.entries.iter_mut().find_map(|e| {
+            let seq = e.probe.as_mut()?.poll_send(now, &cfg)?;
+            let dst = SocketAddr::new(e.node.ip, e.node.ports.udp?);
+            Some(ProbeTransmit {
+                node: e.node.id,
+                dst,
+                bytes: probe::options(e.node.id, seq, dst, local),
+            })
+        })
+    }
+
+    /// A datagram received on the probe socket; `true` when the snapshot
+    /// changed. Anything that is not a response to an outstanding probe is ignored.
+    pub fn handle_probe_response(&mut self, bytes: &[u8], now: Instant) -> bool {
+        let Some((id, seq)) = probe::match_response(bytes) else {
+            return false;
+        };
+        let cfg = self.probe;
+        let Some(entry) = self.entry_mut(id) else {
+            return false;
+        };
+        let Some(state) = entry.probe.as_mut() else {
+            return false;
+        };
+        if !state.handle_response(seq) {
+            return false;
+        }
+        entry.last_heard = now;
+        let verdict = state.record(true, entry.node.state, &cfg);
+        let changed = self.apply_verdict(id, verdict);
+        self.bump_if(changed)
     }
 
     /// The current snapshot (generation increases with each change).
     pub fn snapshot(&self) -> NodeSet {
-        todo!()
+        let nodes = self.entries.iter().map(|e| e.node.clone()).collect();
+        NodeSet::new(self.generation, nodes, self.latest_version)
+    }
+
+    /// Generation of the next [`Registry::snapshot`].
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    // --- configured nodes ---
+
+    fn add_static(&mut self, s: &StaticNode, now: Instant) {
+        let probe = s.ports.udp.map(|_| ProbeState::new(now));
+        let state = if probe.is_some() {
+            NodeState::Down
+        } else {
+            NodeState::Up
+        };
+        if probe.is_none() {
+            log::warn!(
+                "static node {} {} has no UDP port: not probed, always up",
+                s.hostname,
+                s.ip
+            );
+        }
+        let primary = [
+            s.ports.udp,
+            s.ports.tcp,
+            s.ports.tls,
+            s.ports.ws,
+            s.ports.wss,
+        ]
+        .into_iter()
+        .flatten()
+        .next();
+        let mut node = self.new_node(s.ip, primary.unwrap_or(0), NodeSource::Static, state);
+        node.hostname.clone_from(&s.hostname);
+        node.ports = s.ports;
+        node.version = s.version;
+        node.jvm_route.clone_from(&s.jvm_route);
+        self.push(node, probe, now);
+    }
+
+    fn add_extra(&mut self, addr: SocketAddr, now: Instant) {
+        let mut node = self.new_node(addr.ip(), addr.port(), NodeSource::Extra, NodeState::Up);
+        node.hostname = format!("ExtraServerNode-{addr}");
+        node.ports = Ports {
+            udp: Some(addr.port()),
+            tcp: Some(addr.port()),
+            ..Ports::default()
+        };
+        self.push(node, None, now);
+    }
+
+    // --- events ---
+
+    fn handle_heartbeat(
+        &mut self,
+        src: SocketAddr,
+        properties: Vec<(String, String)>,
+        now: Instant,
+    ) -> bool {
+        let Some(a) = Announcement::parse(src, &properties) else {
+            log::warn!(
+                "heartbeat from {src} ignored: invalid ip property {:?}",
+                property(&properties, "ip")
+            );
+            return false;
+        };
+        let udp = a.ports.udp.unwrap_or(src.port());
+        let found = self
+            .entries
+            .iter()
+            .position(|e| e.node.ip == a.ip && e.node.ports.udp == Some(udp));
+        match found {
+            Some(i) => self.refresh(i, a, properties, now),
+            None => self.add_heartbeat_node(a, udp, properties, now),
+        }
+    }
+
+    fn add_heartbeat_node(
+        &mut self,
+        a: Announcement,
+        udp: u16,
+        properties: Vec<(String, String)>,
+        now: Instant,
+    ) -> bool {
+        if a.graceful {
+            log::debug!(
+                "graceful heartbeat from unknown node {}:{udp} ignored",
+                a.ip
+            );
+            return false;
+        }
+        let mut node = self.new_node(a.ip, udp, NodeSource::Heartbeat, NodeState::Up);
+        a.apply_to(&mut node, properties);
+        log::info!("node up: {node}");
+        self.push(node, None, now)
+    }
+
+    fn refresh(
+        &mut self,
+        i: usize,
+        a: Announcement,
+        properties: Vec<(String, String)>,
+        now: Instant,
+    ) -> bool {
+        let Some(entry) = self.entries.get_mut(i) else {
+            return false;
+        };
+        let node = &mut entry.node;
+        if node.source != NodeSource::Heartbeat {
+            log::debug!("heartbeat for configured node {node} ignored");
+            return false;
+        }
+        let target = match (node.state, a.graceful) {
+            (NodeState::Down, true) => return false,
+            (_, true) => NodeState::Draining,
+            (_, false) => NodeState::Up,
+        };
+        entry.last_heard = now;
+        let before = node.clone();
+        a.apply_to(node, properties);
+        node.state = target;
+        if before.state != target {
+            match target {
+                NodeState::Draining => log::info!("node draining: {node}"),
+                _ => log::info!("node up: {node}"),
+            }
+        }
+        let changed = *node != before;
+        self.note_version(i);
+        changed
+    }
+
+    fn handle_traffic(&mut self, id: NodeId, now: Instant) -> bool {
+        if let Some(e) = self.entry_mut(id) {
+            if e.node.source == NodeSource::Heartbeat && e.node.is_alive() {
+                e.last_heard = now;
+            }
+        }
+        false
+    }
+
+    // --- timeouts ---
+
+    fn expire(&mut self, i: usize, now: Instant) -> bool {
+        let timeout = self.node_timeout;
+        let Some(e) = self.entries.get_mut(i) else {
+            return false;
+        };
+        let silent = now.saturating_duration_since(e.last_heard) > timeout;
+        if e.node.source != NodeSource::Heartbeat || !e.node.is_alive() || !silent {
+            return false;
+        }
+        e.node.state = NodeState::Down;
+        log::warn!("node down (timeout): {}", e.node);
+        true
+    }
+
+    fn expire_probe(&mut self, i: usize, now: Instant) -> bool {
+        let cfg = self.probe;
+        let Some(e) = self.entries.get_mut(i) else {
+            return false;
+        };
+        let Some(p) = e.probe.as_mut() else {
+            return false;
+        };
+        if !p.handle_timeout(now) {
+            return false;
+        }
+        let verdict = p.record(false, e.node.state, &cfg);
+        let id = e.node.id;
+        self.apply_verdict(id, verdict)
+    }
+
+    // --- helpers ---
+
+    fn apply_verdict(&mut self, id: NodeId, verdict: Option<NodeState>) -> bool {
+        let Some(state) = verdict else { return false };
+        let Some(e) = self.entry_mut(id) else {
+            return false;
+        };
+        e.node.state = state;
+        match state {
+            NodeState::Down => log::warn!("node down (probe): {}", e.node),
+            _ => log::info!("node up (probe): {}", e.node),
+        }
+        self.note_version(id.0 as usize);
+        true
+    }
+
+    fn new_node(&self, ip: IpAddr, port: u16, source: NodeSource, state: NodeState) -> Node {
+        Node {
+            id: NodeId(u32::try_from(self.entries.len()).unwrap_or(u32::MAX)),
+            hostname: ip.to_string(),
+            ip,
+            ports: Ports::default(),
+            version: 0,
+            jvm_route: None,
+            properties: Vec::new(),
+            state,
+            source,
+            hash: node_hash(ip, port),
+        }
+    }
+
+    fn push(&mut self, node: Node, probe: Option<ProbeState>, now: Instant) -> bool {
+        if u32::try_from(self.entries.len()).is_err() {
+            log::error!("node id space exhausted; {node} ignored");
+            return false;
+        }
+        self.entries.push(Entry {
+            node,
+            last_heard: now,
+            probe,
+        });
+        self.note_version(self.entries.len() - 1);
+        true
+    }
+
+    /// Raise `latest_version` to an up, balanced node's version.
+    fn note_version(&mut self, i: usize) {
+        if let Some(n) = self.entries.get(i).map(|e| &e.node) {
+            if n.state == NodeState::Up && n.source != NodeSource::Extra {
+                self.latest_version = self.latest_version.max(n.version);
+            }
+        }
+    }
+
+    fn entry_mut(&mut self, id: NodeId) -> Option<&mut Entry> {
+        self.entries
+            .get_mut(id.0 as usize)
+            .filter(|e| e.node.id == id)
+    }
+
+    fn bump_if(&mut self, changed: bool) -> bool {
+        if changed {
+            self.generation += 1;
+        }
+        changed
     }
 }
+
+// === impl Announcement ===
+
+impl Announcement {
+    /// `None` when the `ip` property is present but not an IP literal.
+    fn parse(src: SocketAddr, props: &[(String, String)]) -> Option<Announcement> {
+        let ip = match property(props, "ip") {
+            Some(text) => text.parse().ok()?,
+            None => src.ip(),
+        };
+        let port = |key| property(props, key).and_then(|v| v.parse::<u16>().ok());
+        let hostname = property(props, "hostname").or_else(|| property(props, "hostName"));
+        Some(Announcement {
+            ip,
+            hostname: hostname.map_or_else(|| ip.to_string(), str::to_owned),
+            ports: Ports {
+                udp: Some(port("udpPort").unwrap_or(src.port())),
+                tcp: port("tcpPort"),
+                tls: port("tlsPort"),
+                ws: port("wsPort"),
+                wss: port("wssPort"),
+            },
+            version: property(props, "version")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            jvm_route: property(props, "jvmRoute").map(str::to_owned),
+            graceful: property(props, "GRACEFUL_SHUTDOWN")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        })
+    }
+
+    fn apply_to(self, node: &mut Node, properties: Vec<(String, String)>) {
+        node.hostname = self.hostname;
+        node.ports = self.ports;
+        node.version = self.version;
+        node.jvm_route = self.jvm_route;
+        node.properties = properties;
+    }
+}
+
+/// Last value of `key`, trimmed; empty values count as absent.
+fn property<'a>(props: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    props
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+#[path = "liveness_tests.rs"]
+mod tests;

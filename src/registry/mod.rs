@@ -24,6 +24,7 @@ use std::net::SocketAddr;
 pub use liveness::Registry;
 pub use node::{Node, NodeId, NodeSource, NodeState};
 pub use node_set::NodeSet;
+pub use probe::ProbeTransmit;
 
 /// Something a shard or the probe task tells the registry.
 #[derive(Debug, Clone, PartialEq, Eq)]

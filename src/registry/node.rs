@@ -1,5 +1,6 @@
 //! A balanced node (SIP application server) as the shards see it.
 
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::config::{Ports, Transport};
@@ -92,6 +93,25 @@ impl Node {
         let p = Some(port);
         let ports = &self.ports;
         ports.udp == p || ports.tcp == p || ports.tls == p || ports.ws == p || ports.wss == p
+    }
+}
+
+/// `hostname ip:port version N` (the UDP port, else the first port), for logs.
+impl fmt::Display for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = &self.ports;
+        let port = [p.udp, p.tcp, p.tls, p.ws, p.wss]
+            .into_iter()
+            .flatten()
+            .next()
+            .unwrap_or(0);
+        write!(
+            f,
+            "{} {} version {}",
+            self.hostname,
+            SocketAddr::new(self.ip, port),
+            self.version
+        )
     }
 }
 
