@@ -10,7 +10,14 @@
 //! repeated key keeps its first position with the last value, empty keys
 //! are dropped, and a bad `\u` escape is kept literally instead of failing.
 //!
-//! This module only parses; [`super::liveness`] interprets the properties.
+//! [`Announcement`] reads the properties the registry uses (`ip`,
+//! `hostname`, ports, `version`, `jvmRoute`, `GRACEFUL_SHUTDOWN`);
+//! [`super::liveness`] decides what they mean for the node.
+
+use std::net::{IpAddr, SocketAddr};
+
+use super::node::Node;
+use crate::config::Ports;
 
 /// Parse properties text. Invalid UTF-8 is replaced; never panics.
 pub fn parse_properties(body: &[u8]) -> Vec<(String, String)> {
@@ -26,6 +33,65 @@ pub fn parse_properties(body: &[u8]) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// What one heartbeat announces.
+pub(crate) struct Announcement {
+    pub(crate) ip: IpAddr,
+    pub(crate) hostname: String,
+    pub(crate) ports: Ports,
+    pub(crate) version: u32,
+    pub(crate) jvm_route: Option<String>,
+    pub(crate) graceful: bool,
+}
+
+// === impl Announcement ===
+
+impl Announcement {
+    /// `None` when the `ip` property is present but not an IP literal.
+    pub(crate) fn parse(src: SocketAddr, props: &[(String, String)]) -> Option<Announcement> {
+        let ip = match property(props, "ip") {
+            Some(text) => text.parse().ok()?,
+            None => src.ip(),
+        };
+        let port = |key| property(props, key).and_then(|v| v.parse::<u16>().ok());
+        let hostname = property(props, "hostname").or_else(|| property(props, "hostName"));
+        Some(Announcement {
+            ip,
+            hostname: hostname.map_or_else(|| ip.to_string(), str::to_owned),
+            ports: Ports {
+                udp: Some(port("udpPort").unwrap_or(src.port())),
+                tcp: port("tcpPort"),
+                tls: port("tlsPort"),
+                ws: port("wsPort"),
+                wss: port("wssPort"),
+            },
+            version: property(props, "version")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            jvm_route: property(props, "jvmRoute").map(str::to_owned),
+            graceful: property(props, "GRACEFUL_SHUTDOWN")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        })
+    }
+
+    pub(crate) fn apply_to(self, node: &mut Node, properties: Vec<(String, String)>) {
+        node.hostname = self.hostname;
+        node.ports = self.ports;
+        node.version = self.version;
+        node.jvm_route = self.jvm_route;
+        node.properties = properties;
+    }
+}
+
+/// Last value of `key`, trimmed; empty values count as absent.
+pub(crate) fn property<'a>(props: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    props
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
 }
 
 /// Natural lines joined across backslash continuations, comments and blank

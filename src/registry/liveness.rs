@@ -27,8 +27,9 @@
 //! - **Generation** increases by one with each change to the snapshot.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use super::heartbeat::{property, Announcement};
 use super::node::{node_hash, Node, NodeId, NodeSource, NodeState};
 use super::node_set::NodeSet;
 use super::probe::{self, ProbeState, ProbeTransmit};
@@ -41,8 +42,8 @@ pub struct Registry {
     /// Every node ever known; `entries[i].node.id == NodeId(i)`.
     entries: Vec<Entry>,
     /// Expiry period and probe settings (static node list not kept).
-    node_timeout: std::time::Duration,
-    heartbeat_interval: std::time::Duration,
+    node_timeout: Duration,
+    heartbeat_interval: Duration,
     probe: ProbeConfig,
     /// Snapshot version, bumped on each change.
     generation: u64,
@@ -60,16 +61,6 @@ struct Entry {
     last_heard: Instant,
     /// Static nodes with a UDP port only.
     probe: Option<ProbeState>,
-}
-
-/// What one heartbeat announces.
-struct Announcement {
-    ip: IpAddr,
-    hostname: String,
-    ports: Ports,
-    version: u32,
-    jvm_route: Option<String>,
-    graceful: bool,
 }
 
 // === impl Registry ===
@@ -193,19 +184,10 @@ impl Registry {
                 s.ip
             );
         }
-        let primary = [
-            s.ports.udp,
-            s.ports.tcp,
-            s.ports.tls,
-            s.ports.ws,
-            s.ports.wss,
-        ]
-        .into_iter()
-        .flatten()
-        .next();
-        let mut node = self.new_node(s.ip, primary.unwrap_or(0), NodeSource::Static, state);
+        let mut node = self.new_node(s.ip, 0, NodeSource::Static, state);
         node.hostname.clone_from(&s.hostname);
         node.ports = s.ports;
+        node.hash = node_hash(s.ip, node.primary_port().unwrap_or(0));
         node.version = s.version;
         node.jvm_route.clone_from(&s.jvm_route);
         self.push(node, probe, now);
@@ -410,55 +392,6 @@ impl Registry {
         }
         changed
     }
-}
-
-// === impl Announcement ===
-
-impl Announcement {
-    /// `None` when the `ip` property is present but not an IP literal.
-    fn parse(src: SocketAddr, props: &[(String, String)]) -> Option<Announcement> {
-        let ip = match property(props, "ip") {
-            Some(text) => text.parse().ok()?,
-            None => src.ip(),
-        };
-        let port = |key| property(props, key).and_then(|v| v.parse::<u16>().ok());
-        let hostname = property(props, "hostname").or_else(|| property(props, "hostName"));
-        Some(Announcement {
-            ip,
-            hostname: hostname.map_or_else(|| ip.to_string(), str::to_owned),
-            ports: Ports {
-                udp: Some(port("udpPort").unwrap_or(src.port())),
-                tcp: port("tcpPort"),
-                tls: port("tlsPort"),
-                ws: port("wsPort"),
-                wss: port("wssPort"),
-            },
-            version: property(props, "version")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0),
-            jvm_route: property(props, "jvmRoute").map(str::to_owned),
-            graceful: property(props, "GRACEFUL_SHUTDOWN")
-                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
-        })
-    }
-
-    fn apply_to(self, node: &mut Node, properties: Vec<(String, String)>) {
-        node.hostname = self.hostname;
-        node.ports = self.ports;
-        node.version = self.version;
-        node.jvm_route = self.jvm_route;
-        node.properties = properties;
-    }
-}
-
-/// Last value of `key`, trimmed; empty values count as absent.
-fn property<'a>(props: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    props
-        .iter()
-        .rev()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]

@@ -88,6 +88,16 @@ impl Node {
         self.port(transport).map(|p| SocketAddr::new(self.ip, p))
     }
 
+    /// The UDP port, else the first port the node listens on (its identity
+    /// port for hashing and logs).
+    pub fn primary_port(&self) -> Option<u16> {
+        let p = &self.ports;
+        [p.udp, p.tcp, p.tls, p.ws, p.wss]
+            .into_iter()
+            .flatten()
+            .next()
+    }
+
     /// Whether `port` is any of the node's ports.
     pub fn has_port(&self, port: u16) -> bool {
         let p = Some(port);
@@ -99,19 +109,8 @@ impl Node {
 /// `hostname ip:port version N` (the UDP port, else the first port), for logs.
 impl fmt::Display for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let p = &self.ports;
-        let port = [p.udp, p.tcp, p.tls, p.ws, p.wss]
-            .into_iter()
-            .flatten()
-            .next()
-            .unwrap_or(0);
-        write!(
-            f,
-            "{} {} version {}",
-            self.hostname,
-            SocketAddr::new(self.ip, port),
-            self.version
-        )
+        let addr = SocketAddr::new(self.ip, self.primary_port().unwrap_or(0));
+        write!(f, "{} {addr} version {}", self.hostname, self.version)
     }
 }
 
