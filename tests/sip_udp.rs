@@ -92,7 +92,11 @@ fn client_request_gets_two_vias_from_internal_port() {
         Some(rig.client.addr.port().to_string().as_str()),
         "empty rport filled with the source port"
     );
-    assert_eq!(param(client_via, "received"), None, "host equals source ip");
+    assert_eq!(
+        param(client_via, "received").as_deref(),
+        Some("127.0.0.1"),
+        "RFC 3581 §4: received is added when rport was requested, even if equal to sent-by"
+    );
     rig.finish();
 }
 
@@ -261,7 +265,15 @@ fn in_dialog_request_follows_route_hint_and_our_routes_are_removed() {
         rig.send(&in_dialog(&rig, "BYE", &cid, "z9hG4bKhint", &routes));
         let (n, m, _) = rig.must_recv("BYE");
         assert_eq!(n, i, "hinted node {i} must get the BYE");
-        assert_eq!(m.routes(), vec!["<sip:proxy.example.com;lr>".to_string()]);
+        // The node is pushed on top so it pops itself and the foreign route
+        // set stays intact behind it (original §2.5 step 9).
+        assert_eq!(
+            m.routes(),
+            vec![
+                format!("<sip:{};transport=udp;lr>", target.addr()),
+                "<sip:proxy.example.com;lr>".to_string()
+            ]
+        );
     }
     rig.finish();
 }

@@ -27,6 +27,9 @@ impl Rig {
     /// Starts `cfg` and `n` heartbeat-announced nodes; waits until each
     /// heartbeat was acknowledged.
     pub fn start(cfg: LbConfig, n: usize) -> Rig {
+        if cfg.internal.is_none() {
+            return Rig::start_static(cfg, n);
+        }
         let lb = Balancer::start(&cfg);
         let nodes: Vec<FakeNode> = (0..n).map(|_| FakeNode::new()).collect();
         let hbs: Vec<Option<Heartbeater>> = nodes
@@ -49,6 +52,27 @@ impl Rig {
             lb,
             nodes,
             hbs,
+            client: UdpPeer::new(),
+        }
+    }
+
+    /// Single entry point: heartbeats are only accepted on the internal
+    /// port, so the `n` nodes are static and probed; waits until each was
+    /// probed.
+    fn start_static(mut cfg: LbConfig, n: usize) -> Rig {
+        let nodes: Vec<FakeNode> = (0..n).map(|_| FakeNode::new()).collect();
+        for (i, node) in nodes.iter().enumerate() {
+            cfg = cfg.with_static_node(&format!("static{i}"), node.addr().port());
+        }
+        let lb = Balancer::start(&cfg);
+        for node in &nodes {
+            assert!(node.wait_probed(1, Duration::from_secs(3)), "static node not probed");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        Rig {
+            lb,
+            hbs: nodes.iter().map(|_| None).collect(),
+            nodes,
             client: UdpPeer::new(),
         }
     }
