@@ -69,8 +69,9 @@ pub fn via_target(v: &Via<'_>) -> Option<SocketAddr> {
 
 /// A `400 Bad Request` for a request the parser rejected, built by a plain
 /// line scan; `false` when the bytes do not look enough like a request
-/// (no request line, or a missing Via / From / To / Call-ID / CSeq line), or
-/// when the request is an ACK (never answered).
+/// (no request line, or no Via line to answer along), or when the request is
+/// an ACK (never answered). Whatever of From / To / Call-ID / CSeq exists is
+/// copied, so a request missing one of them is still told why it failed.
 pub fn bad_request(out: &mut Vec<u8>, buf: &[u8]) -> bool {
     let mut lines = buf.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     let Some(first) = lines.next() else { return false };
@@ -87,7 +88,7 @@ pub fn bad_request(out: &mut Vec<u8>, buf: &[u8]) -> bool {
             out.extend_from_slice(b"\r\n");
         }
     }
-    if seen.iter().all(|&s| s) {
+    if seen[0] {
         out.extend_from_slice(b"Server: sip-balancer\r\nContent-Length: 0\r\n\r\n");
         true
     } else {
@@ -129,6 +130,7 @@ mod tests {
         let mut out = Vec::new();
         assert!(!bad_request(&mut out, b"\x00\x01garbage"));
         assert!(!bad_request(&mut out, b"ACK sip:a@b SIP/2.0\r\nVia: x\r\n\r\n"));
+        assert!(!bad_request(&mut out, b"OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\n\r\n"));
         assert!(out.is_empty());
     }
 }
