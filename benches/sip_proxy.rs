@@ -60,7 +60,10 @@ fn node(id: u32, port: u16) -> Node {
         id: NodeId(id),
         hostname: format!("node{id}"),
         ip,
-        ports: Ports { udp: Some(port), ..Ports::default() },
+        ports: Ports {
+            udp: Some(port),
+            ..Ports::default()
+        },
         version: 0,
         jvm_route: None,
         properties: Vec::new(),
@@ -73,7 +76,11 @@ fn node(id: u32, port: u16) -> Node {
 fn setup() -> (Proxy, Output, Instant) {
     let now = Instant::now();
     let mut p = Proxy::new(&Config::embedded_default(), 0, 1, now);
-    p.set_nodes(Arc::new(NodeSet::new(1, vec![node(1, 5070), node(2, 5071)], 0)));
+    p.set_nodes(Arc::new(NodeSet::new(
+        1,
+        vec![node(1, 5070), node(2, 5071)],
+        0,
+    )));
     (p, Output::default(), now)
 }
 
@@ -86,7 +93,9 @@ fn ok_for(forwarded: &[u8]) -> Vec<u8> {
     let text = String::from_utf8_lossy(forwarded);
     let mut resp = String::from("SIP/2.0 200 OK\r\n");
     for l in text.split("\r\n").filter(|l| {
-        ["Via:", "From:", "To:", "Call-ID:", "CSeq:", "Record-Route:"].iter().any(|p| l.starts_with(p))
+        ["Via:", "From:", "To:", "Call-ID:", "CSeq:", "Record-Route:"]
+            .iter()
+            .any(|p| l.starts_with(p))
     }) {
         resp.push_str(l);
         if l.starts_with("To:") {
@@ -116,7 +125,12 @@ fn bye() -> Vec<u8> {
 fn report_allocations() {
     let (mut p, mut out, now) = setup();
     let inv = INVITE.as_bytes();
-    let d = Datagram { bytes: inv, src: client(), leg: LegId::External, handed_off: false };
+    let d = Datagram {
+        bytes: inv,
+        src: client(),
+        leg: LegId::External,
+        handed_off: false,
+    };
     p.handle(d, now, &mut out);
     let fwd = out.buf[out.transmits[1].range.clone()].to_vec();
     let ok = ok_for(&fwd);
@@ -124,8 +138,26 @@ fn report_allocations() {
     let node: SocketAddr = "127.0.0.1:5070".parse().unwrap();
     let run = |p: &mut Proxy, out: &mut Output| {
         p.handle(d, now, out);
-        p.handle(Datagram { bytes: &ok, src: node, leg: LegId::Internal, handed_off: false }, now, out);
-        p.handle(Datagram { bytes: &bye, src: client(), leg: LegId::External, handed_off: false }, now, out);
+        p.handle(
+            Datagram {
+                bytes: &ok,
+                src: node,
+                leg: LegId::Internal,
+                handed_off: false,
+            },
+            now,
+            out,
+        );
+        p.handle(
+            Datagram {
+                bytes: &bye,
+                src: client(),
+                leg: LegId::External,
+                handed_off: false,
+            },
+            now,
+            out,
+        );
     };
     for _ in 0..100 {
         run(&mut p, &mut out);
@@ -142,17 +174,38 @@ fn bench(c: &mut Criterion) {
     report_allocations();
     let (mut p, mut out, now) = setup();
     let inv = INVITE.as_bytes();
-    let d = Datagram { bytes: inv, src: client(), leg: LegId::External, handed_off: false };
+    let d = Datagram {
+        bytes: inv,
+        src: client(),
+        leg: LegId::External,
+        handed_off: false,
+    };
     p.handle(d, now, &mut out);
     let ok = ok_for(&out.buf[out.transmits[1].range.clone()]);
     let bye = bye();
     let mut g = c.benchmark_group("proxy");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("invite_from_client", |b| b.iter(|| p.handle(black_box(d), now, &mut out)));
-    let od = Datagram { bytes: &ok, src: "127.0.0.1:5070".parse().unwrap(), leg: LegId::Internal, handed_off: false };
-    g.bench_function("200_ok_from_node", |b| b.iter(|| p.handle(black_box(od), now, &mut out)));
-    let bd = Datagram { bytes: &bye, src: client(), leg: LegId::External, handed_off: false };
-    g.bench_function("bye_in_dialog", |b| b.iter(|| p.handle(black_box(bd), now, &mut out)));
+    g.bench_function("invite_from_client", |b| {
+        b.iter(|| p.handle(black_box(d), now, &mut out))
+    });
+    let od = Datagram {
+        bytes: &ok,
+        src: "127.0.0.1:5070".parse().unwrap(),
+        leg: LegId::Internal,
+        handed_off: false,
+    };
+    g.bench_function("200_ok_from_node", |b| {
+        b.iter(|| p.handle(black_box(od), now, &mut out))
+    });
+    let bd = Datagram {
+        bytes: &bye,
+        src: client(),
+        leg: LegId::External,
+        handed_off: false,
+    };
+    g.bench_function("bye_in_dialog", |b| {
+        b.iter(|| p.handle(black_box(bd), now, &mut out))
+    });
     g.finish();
 }
 

@@ -30,9 +30,7 @@ fn junk() -> Vec<Vec<u8>> {
     ];
     let mut big = VALID_HEAD.as_bytes().to_vec();
     big.extend(
-        std::iter::repeat(b"X-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n")
-            .take(1400)
-            .flatten(),
+        std::iter::repeat_n(b"X-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n", 1400).flatten(),
     );
     v.push(big);
     let mut seed: u32 = 0x1234_5678;

@@ -68,9 +68,13 @@ fn parse_args() -> Args {
     let mut stats_file = None;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let mut val = || it.next().unwrap_or_else(|| usage(&format!("{flag} needs a value")));
+        let mut val = || {
+            it.next()
+                .unwrap_or_else(|| usage(&format!("{flag} needs a value")))
+        };
         let addr = |s: String| -> SocketAddr {
-            s.parse().unwrap_or_else(|_| usage(&format!("bad address {s}")))
+            s.parse()
+                .unwrap_or_else(|_| usage(&format!("bad address {s}")))
         };
         match flag.as_str() {
             "--external" => external = Some(addr(val())),
@@ -102,7 +106,15 @@ fn parse_args() -> Args {
     if shards == 0 {
         usage("--shards must be >= 1");
     }
-    Args { external, internal, nodes, shards, cpus, client, stats_file }
+    Args {
+        external,
+        internal,
+        nodes,
+        shards,
+        cpus,
+        client,
+        stats_file,
+    }
 }
 
 fn reuseport_socket(addr: SocketAddr) -> std::io::Result<Socket> {
@@ -214,8 +226,13 @@ async fn shard(
 
     // external -> internal -> node (by Call-ID hash)
     let t_ext = {
-        let (ext, int, args, client, counters) =
-            (ext.clone(), int.clone(), args.clone(), client.clone(), counters.clone());
+        let (ext, int, args, client, counters) = (
+            ext.clone(),
+            int.clone(),
+            args.clone(),
+            client.clone(),
+            counters.clone(),
+        );
         glommio::spawn_local(async move {
             let mut buf = vec![0u8; MAX_DGRAM];
             let mut last_client = 0u64;
@@ -254,7 +271,8 @@ async fn shard(
 
     // internal (responses from nodes) -> external -> client
     let t_int = {
-        let (ext, int, client, counters) = (ext.clone(), int.clone(), client.clone(), counters.clone());
+        let (ext, int, client, counters) =
+            (ext.clone(), int.clone(), client.clone(), counters.clone());
         glommio::spawn_local(async move {
             let mut buf = vec![0u8; MAX_DGRAM];
             loop {

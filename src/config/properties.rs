@@ -350,7 +350,7 @@ impl Importer {
                 "",
             )?;
             let ext = self.out.file.sip.as_ref().and_then(|s| s.external.as_ref());
-            if ws && ext.map_or(true, |l| l.ws_port.is_none() && l.wss_port.is_none()) {
+            if ws && ext.is_none_or(|l| l.ws_port.is_none() && l.wss_port.is_none()) {
                 self.out.warnings.push(format!(
                     "{}:{line}: isTransportWs: true has no effect without externalWsPort/externalWssPort",
                     self.file

@@ -96,7 +96,7 @@ fn has_key(line: &str, name: &str) -> bool {
         code[..i]
             .chars()
             .next_back()
-            .map_or(true, |c| matches!(c, ' ' | '{' | ',' | '-' | '\t'))
+            .is_none_or(|c| matches!(c, ' ' | '{' | ',' | '-' | '\t'))
     })
 }
 

@@ -47,7 +47,12 @@ impl Edits {
     pub fn finish(&mut self, mark: usize, start: u32, end: u32) {
         let seq = self.edits.len() as u32;
         let text = mark..self.scratch.len();
-        self.edits.push(Edit { start, end, seq, text });
+        self.edits.push(Edit {
+            start,
+            end,
+            seq,
+            text,
+        });
     }
 
     /// Insert literal bytes at `at`.

@@ -162,8 +162,14 @@ impl Proxy {
     /// can answer.
     fn malformed(&mut self, d: Datagram<'_>, out: &mut Output) {
         self.counters.malformed += 1;
-        log::debug!("malformed datagram from {} ({} bytes)", d.src, d.bytes.len());
-        if d.bytes.len() <= self.settings.max_message_size && reply::bad_request(&mut out.buf, d.bytes) {
+        log::debug!(
+            "malformed datagram from {} ({} bytes)",
+            d.src,
+            d.bytes.len()
+        );
+        if d.bytes.len() <= self.settings.max_message_size
+            && reply::bad_request(&mut out.buf, d.bytes)
+        {
             out.emit(d.leg, d.src, 0);
             self.counters.replies_sent += 1;
         }

@@ -73,8 +73,12 @@ pub fn via_target(v: &Via<'_>) -> Option<SocketAddr> {
 /// an ACK (never answered). Whatever of From / To / Call-ID / CSeq exists is
 /// copied, so a request missing one of them is still told why it failed.
 pub fn bad_request(out: &mut Vec<u8>, buf: &[u8]) -> bool {
-    let mut lines = buf.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
-    let Some(first) = lines.next() else { return false };
+    let mut lines = buf
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let Some(first) = lines.next() else {
+        return false;
+    };
     if !first.ends_with(b"SIP/2.0") || first.starts_with(b"SIP/") || first.starts_with(b"ACK ") {
         return false;
     }
@@ -110,7 +114,9 @@ fn reply_header(line: &[u8]) -> Option<usize> {
     ];
     NAMES
         .iter()
-        .find(|(long, short, _)| name.eq_ignore_ascii_case(long) || name.eq_ignore_ascii_case(short))
+        .find(|(long, short, _)| {
+            name.eq_ignore_ascii_case(long) || name.eq_ignore_ascii_case(short)
+        })
         .map(|&(_, _, i)| i)
 }
 
@@ -129,8 +135,14 @@ mod tests {
         assert!(text.ends_with("Content-Length: 0\r\n\r\n"));
         let mut out = Vec::new();
         assert!(!bad_request(&mut out, b"\x00\x01garbage"));
-        assert!(!bad_request(&mut out, b"ACK sip:a@b SIP/2.0\r\nVia: x\r\n\r\n"));
-        assert!(!bad_request(&mut out, b"OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\n\r\n"));
+        assert!(!bad_request(
+            &mut out,
+            b"ACK sip:a@b SIP/2.0\r\nVia: x\r\n\r\n"
+        ));
+        assert!(!bad_request(
+            &mut out,
+            b"OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\n\r\n"
+        ));
         assert!(out.is_empty());
     }
 }

@@ -9,11 +9,11 @@ use std::time::Instant;
 use super::headers::{self, Via};
 use super::message::{HeaderName, Message, Method, StartLine};
 use super::proxy::{Datagram, LegId, Output, Proxy};
+use super::reply;
 use super::routes::{self, RouteInfo};
 use super::settings::push_rr_stamp;
 use super::vias;
 use super::write::{push_hex64, push_host_port, push_ip_param, push_u32};
-use super::reply;
 use crate::balancer::call_id_table::CallIdTable;
 use crate::balancer::{hash::key_hash, rendezvous};
 use crate::registry::{heartbeat, Event, Node, NodeSet};
@@ -35,7 +35,14 @@ struct Target {
 // === impl Proxy: requests ===
 
 impl Proxy {
-    pub(crate) fn request(&mut self, msg: &Message<'_>, method: Method, d: Datagram<'_>, now: Instant, out: &mut Output) {
+    pub(crate) fn request(
+        &mut self,
+        msg: &Message<'_>,
+        method: Method,
+        d: Datagram<'_>,
+        now: Instant,
+        out: &mut Output,
+    ) {
         let Some(top) = vias::top(msg) else {
             return self.reject(msg, d, 400, b"Bad Request", out);
         };
@@ -61,7 +68,7 @@ impl Proxy {
             return;
         }
         let routes = routes::scan(msg, &self.settings, &mut self.edits);
-        let from_node = self.from_node(&top, d);
+        let from_node = self.is_from_node(&top, d);
         let target = if from_node {
             self.node_request_target(msg, &routes, d, now, out)
         } else {
@@ -86,34 +93,50 @@ impl Proxy {
     fn heartbeat(&mut self, msg: &Message<'_>, top: &Via<'_>, d: Datagram<'_>, out: &mut Output) {
         self.counters.heartbeats += 1;
         let properties = heartbeat::parse_properties(msg.slice(msg.body()));
-        out.events.push(Event::Heartbeat { src: d.src, properties });
+        out.events.push(Event::Heartbeat {
+            src: d.src,
+            properties,
+        });
         let start = out.buf.len();
         reply::write(&mut out.buf, msg, 200, b"OK");
         out.emit(d.leg, reply::destination(Some(top), d.src), start);
     }
 
     /// Answer a request ourselves (never an ACK).
-    pub(crate) fn reject(&mut self, msg: &Message<'_>, d: Datagram<'_>, code: u16, reason: &[u8], out: &mut Output) {
+    pub(crate) fn reject(
+        &mut self,
+        msg: &Message<'_>,
+        d: Datagram<'_>,
+        code: u16,
+        reason: &[u8],
+        out: &mut Output,
+    ) {
         if msg.method() == Some(Method::Ack) {
             self.counters.dropped += 1;
             return;
         }
         let start = out.buf.len();
         reply::write(&mut out.buf, msg, code, reason);
-        out.emit(d.leg, reply::destination(vias::top(msg).as_ref(), d.src), start);
+        out.emit(
+            d.leg,
+            reply::destination(vias::top(msg).as_ref(), d.src),
+            start,
+        );
         self.counters.replies_sent += 1;
     }
 
     /// Direction: two entry points → the internal port means "from a node";
     /// one entry point → the source or the top Via names a known node or an
     /// `extraServerNodes` entry.
-    fn from_node(&self, top: &Via<'_>, d: Datagram<'_>) -> bool {
+    fn is_from_node(&self, top: &Via<'_>, d: Datagram<'_>) -> bool {
         if self.settings.two_entry {
             return d.leg == LegId::Internal;
         }
-        let via_addr = super::write::parse_ip(top.host).map(|ip| SocketAddr::new(ip, top.port.unwrap_or(5060)));
+        let via_addr = super::write::parse_ip(top.host)
+            .map(|ip| SocketAddr::new(ip, top.port.unwrap_or(5060)));
         let known = |a: SocketAddr| {
-            self.nodes.find_by_addr(a.ip(), a.port()).is_some() || self.settings.extra_server_nodes.contains(&a)
+            self.nodes.find_by_addr(a.ip(), a.port()).is_some()
+                || self.settings.extra_server_nodes.contains(&a)
         };
         known(d.src) || via_addr.is_some_and(known)
     }
@@ -128,7 +151,10 @@ impl Proxy {
         out: &mut Output,
     ) -> Option<(Target, LegId)> {
         for h in msg.headers() {
-            if matches!(h.name, HeaderName::XInitialRemoteAddr | HeaderName::XInitialRemotePort) {
+            if matches!(
+                h.name,
+                HeaderName::XInitialRemoteAddr | HeaderName::XInitialRemotePort
+            ) {
                 self.edits.remove(h.line.start, h.line.end);
             }
         }
@@ -149,14 +175,22 @@ impl Proxy {
             log::debug!("request from node {}: next hop is not an IP address", d.src);
             return None;
         };
-        if self.settings.is_listening(dst) || self.settings.is_us(Some(dst.ip()), Some(dst.port())) {
+        if self.settings.is_listening(dst) || self.settings.is_us(Some(dst.ip()), Some(dst.port()))
+        {
             self.counters.loops += 1;
             log::debug!("request from node {} loops back to us, dropped", d.src);
             return None;
         }
         let version = routes.version.or(node.map(|n| n.3)).unwrap_or(0);
         let stamp = node.map(|(_, ip, port, v)| (ip, port, v));
-        Some((Target { dst, stamp, version }, LegId::External))
+        Some((
+            Target {
+                dst,
+                stamp,
+                version,
+            },
+            LegId::External,
+        ))
     }
 
     /// A request from a client: pick the node, fix RURI / Route, or answer.
@@ -172,7 +206,13 @@ impl Proxy {
     ) -> Option<(Target, LegId)> {
         let key = key_hash(msg.call_id());
         let home = self.home_shard(key);
-        let ctx = ChoiceCtx { home, shard: self.shard, handed_off: d.handed_off, key, now };
+        let ctx = ChoiceCtx {
+            home,
+            shard: self.shard,
+            handed_off: d.handed_off,
+            key,
+            now,
+        };
         let choice = choose(&self.nodes, &mut self.table, msg, routes, &ctx);
         let node = match choice {
             Choice::Node(n) => n,
@@ -197,8 +237,19 @@ impl Proxy {
         }
         self.address_to_node(msg, routes, dst);
         self.initial_remote(msg, method, d.src);
-        let leg = if self.settings.two_entry { LegId::Internal } else { LegId::External };
-        Some((Target { dst, stamp: Some((ip, port, version)), version }, leg))
+        let leg = if self.settings.two_entry {
+            LegId::Internal
+        } else {
+            LegId::External
+        };
+        Some((
+            Target {
+                dst,
+                stamp: Some((ip, port, version)),
+                version,
+            },
+            leg,
+        ))
     }
 
     /// Make the message reach `dst`: rewrite a Request-URI that names us,
@@ -232,7 +283,10 @@ impl Proxy {
     /// requests with a body; copies sent by the client are replaced.
     fn initial_remote(&mut self, msg: &Message<'_>, method: Method, src: SocketAddr) {
         for h in msg.headers() {
-            if matches!(h.name, HeaderName::XInitialRemoteAddr | HeaderName::XInitialRemotePort) {
+            if matches!(
+                h.name,
+                HeaderName::XInitialRemoteAddr | HeaderName::XInitialRemotePort
+            ) {
                 self.edits.remove(h.line.start, h.line.end);
             }
         }
@@ -273,7 +327,9 @@ impl Proxy {
         vias::stamp_received(top, d.src, &mut self.edits, msg.buf());
         let at = first_via_line(msg);
         if is_dialog_creating(msg, method) {
-            let rr_at = msg.header(HeaderName::RecordRoute).map_or(at, |h| h.line.start);
+            let rr_at = msg
+                .header(HeaderName::RecordRoute)
+                .map_or(at, |h| h.line.start);
             self.push_record_routes(rr_at, towards_node, target);
         }
         if msg.header(HeaderName::MaxForwards).is_none() {
@@ -291,10 +347,18 @@ impl Proxy {
 
     /// Two Vias: the side the message leaves on goes on top.
     fn push_vias(&mut self, at: u32, towards_node: bool, hash: u64, version: u32) {
-        let order = if towards_node { [true, false] } else { [false, true] };
+        let order = if towards_node {
+            [true, false]
+        } else {
+            [false, true]
+        };
         for internal in order {
             let (t, mark) = self.edits.text();
-            let tpl = if internal { &self.settings.via_internal } else { &self.settings.via_external };
+            let tpl = if internal {
+                &self.settings.via_internal
+            } else {
+                &self.settings.via_external
+            };
             t.extend_from_slice(tpl);
             push_hex64(t, hash);
             t.extend_from_slice(if internal { b"zsd_" } else { b"_" });
@@ -342,7 +406,10 @@ fn choose<'n>(
     ctx: &ChoiceCtx,
 ) -> Choice<'n> {
     let version_ok = |n: &Node| routes.version.is_none_or(|v| v == n.version);
-    if let Some(n) = routes.hint.and_then(|a| nodes.alive_by_addr(a.ip(), a.port())) {
+    if let Some(n) = routes
+        .hint
+        .and_then(|a| nodes.alive_by_addr(a.ip(), a.port()))
+    {
         if version_ok(n) {
             return Choice::Node(n);
         }

@@ -13,24 +13,44 @@ use crate::balancer::{hash::key_hash, rendezvous};
 // === impl Proxy: responses ===
 
 impl Proxy {
-    pub(crate) fn response(&mut self, msg: &Message<'_>, d: Datagram<'_>, now: Instant, out: &mut Output) {
+    pub(crate) fn response(
+        &mut self,
+        msg: &Message<'_>,
+        d: Datagram<'_>,
+        now: Instant,
+        out: &mut Output,
+    ) {
         let top = vias::top(msg);
         let version = top.as_ref().map_or(0, vias::branch_version);
         let Some(next) = vias::pop_ours(msg, &self.settings, &mut self.edits) else {
             self.counters.stray_responses += 1;
-            log::debug!("response from {} is not ours or has no next Via; dropped", d.src);
+            log::debug!(
+                "response from {} is not ours or has no next Via; dropped",
+                d.src
+            );
             return;
         };
         let Some(mut dst) = reply::via_target(&next) else {
             self.counters.dropped += 1;
             return;
         };
-        let sender = self.nodes.find_by_addr(d.src.ip(), d.src.port()).map(|n| n.id);
-        let from_node = if self.settings.two_entry { d.leg == LegId::Internal } else { sender.is_some() };
+        let sender = self
+            .nodes
+            .find_by_addr(d.src.ip(), d.src.port())
+            .map(|n| n.id);
+        let from_node = if self.settings.two_entry {
+            d.leg == LegId::Internal
+        } else {
+            sender.is_some()
+        };
         if let Some(id) = sender {
             self.refresh(id, now, out);
         }
-        let leg = if from_node || !self.settings.two_entry { LegId::External } else { LegId::Internal };
+        let leg = if from_node || !self.settings.two_entry {
+            LegId::External
+        } else {
+            LegId::Internal
+        };
         if !from_node {
             match self.failover_target(msg, dst, version) {
                 Retarget::Keep => {}
@@ -56,11 +76,18 @@ impl Proxy {
     /// replacement is the rendezvous choice for the Call-ID among the live
     /// nodes of the dialog's version — the same node in-dialog requests fail
     /// over to.
-    fn failover_target(&self, msg: &Message<'_>, dst: std::net::SocketAddr, version: u32) -> Retarget {
+    fn failover_target(
+        &self,
+        msg: &Message<'_>,
+        dst: std::net::SocketAddr,
+        version: u32,
+    ) -> Retarget {
         match self.nodes.find_by_addr(dst.ip(), dst.port()) {
             Some(n) if !n.is_alive() => {
                 let key = key_hash(msg.call_id());
-                match rendezvous::pick(key, self.nodes.candidates(version)).and_then(|p| p.addr(crate::config::Transport::Udp)) {
+                match rendezvous::pick(key, self.nodes.candidates(version))
+                    .and_then(|p| p.addr(crate::config::Transport::Udp))
+                {
                     Some(addr) => Retarget::To(addr),
                     None => Retarget::NoNode,
                 }

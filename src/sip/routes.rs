@@ -83,7 +83,10 @@ pub fn is_ours(uri: &SipUri<'_>, settings: &Settings) -> bool {
 
 /// The socket address a URI names, when its host is an IP literal.
 pub fn uri_addr(uri: &SipUri<'_>) -> Option<SocketAddr> {
-    Some(SocketAddr::new(parse_ip(uri.host)?, uri.port.unwrap_or(5060)))
+    Some(SocketAddr::new(
+        parse_ip(uri.host)?,
+        uri.port.unwrap_or(5060),
+    ))
 }
 
 fn read_hint(uri: &SipUri<'_>, info: &mut RouteInfo<'_>) {
@@ -96,8 +99,12 @@ fn read_hint(uri: &SipUri<'_>, info: &mut RouteInfo<'_>) {
     if info.hint.is_some() {
         return;
     }
-    let host = headers::param(uri.params, b"node_host").flatten().and_then(parse_ip);
-    let port = headers::param(uri.params, b"node_port").flatten().and_then(headers::parse_u16);
+    let host = headers::param(uri.params, b"node_host")
+        .flatten()
+        .and_then(parse_ip);
+    let port = headers::param(uri.params, b"node_port")
+        .flatten()
+        .and_then(headers::parse_u16);
     if let (Some(ip), Some(port)) = (host, port) {
         info.hint = Some(SocketAddr::new(ip, port));
     }

@@ -52,7 +52,9 @@ impl Settings {
         let int = sip.internal.as_ref();
         let ext_port = ext.ports.udp.unwrap_or(5060);
         let external = SocketAddr::new(ext.host, ext_port);
-        let internal = int.map_or(external, |l| SocketAddr::new(l.host, l.ports.udp.unwrap_or(ext_port)));
+        let internal = int.map_or(external, |l| {
+            SocketAddr::new(l.host, l.ports.udp.unwrap_or(ext_port))
+        });
         let via_ext_addr = via_addr(ext, external, sip.use_ip_load_balancer_address_in_via);
         let via_int_addr = match int {
             Some(l) => via_addr(l, internal, sip.use_ip_load_balancer_address_in_via),
@@ -120,7 +122,10 @@ fn port_list(p: &Ports) -> impl Iterator<Item = u16> {
 /// Address written in our Via for a leg.
 fn via_addr(leg: &Leg, listen: SocketAddr, use_ip_lb: bool) -> SocketAddr {
     if use_ip_lb {
-        if let (Some(&ip), Some(port)) = (leg.ip_load_balancer_addresses.first(), leg.ip_load_balancer_ports.udp) {
+        if let (Some(&ip), Some(port)) = (
+            leg.ip_load_balancer_addresses.first(),
+            leg.ip_load_balancer_ports.udp,
+        ) {
             return SocketAddr::new(ip, port);
         }
     }
@@ -130,7 +135,10 @@ fn via_addr(leg: &Leg, listen: SocketAddr, use_ip_lb: bool) -> SocketAddr {
 /// Address written in our Record-Route for a leg: the IP load balancer when
 /// configured, so in-dialog requests come back through it to any instance.
 fn record_route_addr(leg: &Leg, listen: SocketAddr) -> SocketAddr {
-    match (leg.ip_load_balancer_addresses.first(), leg.ip_load_balancer_ports.udp) {
+    match (
+        leg.ip_load_balancer_addresses.first(),
+        leg.ip_load_balancer_ports.udp,
+    ) {
         (Some(&ip), Some(port)) => SocketAddr::new(ip, port),
         _ => listen,
     }

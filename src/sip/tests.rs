@@ -20,7 +20,10 @@ fn node(id: u32, addr: &str, state: NodeState) -> Node {
         id: NodeId(id),
         hostname: format!("node{id}"),
         ip: a.ip(),
-        ports: Ports { udp: Some(a.port()), ..Ports::default() },
+        ports: Ports {
+            udp: Some(a.port()),
+            ..Ports::default()
+        },
         version: 0,
         jvm_route: None,
         properties: Vec::new(),
@@ -46,17 +49,32 @@ impl Sim {
         let now = Instant::now();
         let mut proxy = Proxy::new(cfg, 0, 1, now);
         proxy.set_nodes(set);
-        Sim { proxy, out: Output::default(), now }
+        Sim {
+            proxy,
+            out: Output::default(),
+            now,
+        }
     }
 
     /// Feed one datagram; return every (leg, dst, text) produced.
     fn feed(&mut self, leg: LegId, src: &str, msg: &str) -> Vec<(LegId, SocketAddr, String)> {
-        let d = Datagram { bytes: msg.as_bytes(), src: src.parse().unwrap(), leg, handed_off: false };
+        let d = Datagram {
+            bytes: msg.as_bytes(),
+            src: src.parse().unwrap(),
+            leg,
+            handed_off: false,
+        };
         self.proxy.handle(d, self.now, &mut self.out);
         self.out
             .transmits
             .iter()
-            .map(|t| (t.leg, t.dst, String::from_utf8_lossy(&self.out.buf[t.range.clone()]).into_owned()))
+            .map(|t| {
+                (
+                    t.leg,
+                    t.dst,
+                    String::from_utf8_lossy(&self.out.buf[t.range.clone()]).into_owned(),
+                )
+            })
             .collect()
     }
 }
@@ -77,26 +95,47 @@ fn invite(call_id: &str, branch: &str, extra: &str) -> String {
 }
 
 fn lines<'a>(msg: &'a str, name: &str) -> Vec<&'a str> {
-    msg.split("\r\n").filter(|l| l.to_ascii_lowercase().starts_with(&format!("{}:", name.to_ascii_lowercase()))).collect()
+    msg.split("\r\n")
+        .filter(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+        })
+        .collect()
 }
 
 #[test]
 fn invite_from_client_gets_vias_record_routes_and_trying() {
     let cfg = Config::embedded_default();
     let mut sim = Sim::new(&cfg, nodes(&[(1, NODE_A, NodeState::Up)]));
-    let out = sim.feed(LegId::External, CLIENT, &invite("abc@x", "z9hG4bKc1", "Max-Forwards: 70\r\n"));
+    let out = sim.feed(
+        LegId::External,
+        CLIENT,
+        &invite("abc@x", "z9hG4bKc1", "Max-Forwards: 70\r\n"),
+    );
     assert_eq!(out.len(), 2, "{out:?}");
     let (leg, dst, trying) = &out[0];
     assert_eq!((*leg, dst.to_string().as_str()), (LegId::External, CLIENT));
     assert!(trying.starts_with("SIP/2.0 100 Trying\r\n"));
     let (leg, dst, fwd) = &out[1];
     assert_eq!((*leg, dst.to_string().as_str()), (LegId::Internal, NODE_A));
-    assert!(fwd.starts_with("INVITE sip:bob@127.0.0.1:4060 SIP/2.0\r\n"), "{fwd}");
+    assert!(
+        fwd.starts_with("INVITE sip:bob@127.0.0.1:4060 SIP/2.0\r\n"),
+        "{fwd}"
+    );
     let vias = lines(fwd, "Via");
     assert_eq!(vias.len(), 3);
-    assert!(vias[0].starts_with("Via: SIP/2.0/UDP 127.0.0.1:5065;branch=z9hG4bK") && vias[0].ends_with("zsd_0"));
-    assert!(vias[1].starts_with("Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK") && vias[1].ends_with("_0"));
-    assert_eq!(vias[2], "Via: SIP/2.0/UDP 127.0.0.1:5033;branch=z9hG4bKc1;rport=5033;received=127.0.0.1");
+    assert!(
+        vias[0].starts_with("Via: SIP/2.0/UDP 127.0.0.1:5065;branch=z9hG4bK")
+            && vias[0].ends_with("zsd_0")
+    );
+    assert!(
+        vias[1].starts_with("Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK")
+            && vias[1].ends_with("_0")
+    );
+    assert_eq!(
+        vias[2],
+        "Via: SIP/2.0/UDP 127.0.0.1:5033;branch=z9hG4bKc1;rport=5033;received=127.0.0.1"
+    );
     let rr = lines(fwd, "Record-Route");
     assert_eq!(
         rr,
@@ -106,25 +145,39 @@ fn invite_from_client_gets_vias_record_routes_and_trying() {
         ]
     );
     assert_eq!(lines(fwd, "Max-Forwards"), ["Max-Forwards: 69"]);
-    assert_eq!(lines(fwd, "X-Sip-Balancer-InitialRemoteAddr"), ["X-Sip-Balancer-InitialRemoteAddr: 127.0.0.1"]);
-    assert_eq!(lines(fwd, "X-Sip-Balancer-InitialRemotePort"), ["X-Sip-Balancer-InitialRemotePort: 5033"]);
+    assert_eq!(
+        lines(fwd, "X-Sip-Balancer-InitialRemoteAddr"),
+        ["X-Sip-Balancer-InitialRemoteAddr: 127.0.0.1"]
+    );
+    assert_eq!(
+        lines(fwd, "X-Sip-Balancer-InitialRemotePort"),
+        ["X-Sip-Balancer-InitialRemotePort: 5033"]
+    );
     assert!(fwd.ends_with("\r\n\r\nv=0\n"));
 }
 
 #[test]
 fn retransmission_and_cancel_share_branch_and_node() {
     let cfg = Config::embedded_default();
-    let mut sim = Sim::new(&cfg, nodes(&[(1, NODE_A, NodeState::Up), (2, NODE_B, NodeState::Up)]));
+    let mut sim = Sim::new(
+        &cfg,
+        nodes(&[(1, NODE_A, NodeState::Up), (2, NODE_B, NodeState::Up)]),
+    );
     let inv = invite("call-7", "z9hG4bKq", "");
     let a = sim.feed(LegId::External, CLIENT, &inv).pop().unwrap();
     let b = sim.feed(LegId::External, CLIENT, &inv).pop().unwrap();
     assert_eq!(a, b);
-    let cancel = inv.replace("INVITE sip", "CANCEL sip").replace("1 INVITE", "1 CANCEL");
+    let cancel = inv
+        .replace("INVITE sip", "CANCEL sip")
+        .replace("1 INVITE", "1 CANCEL");
     let c = sim.feed(LegId::External, CLIENT, &cancel).pop().unwrap();
     assert_eq!(c.1, a.1);
     assert_eq!(lines(&c.2, "Via")[..2], lines(&a.2, "Via")[..2]);
     assert!(lines(&c.2, "Max-Forwards") == ["Max-Forwards: 70"]);
-    let other = sim.feed(LegId::External, CLIENT, &invite("call-8", "z9hG4bKq", "")).pop().unwrap();
+    let other = sim
+        .feed(LegId::External, CLIENT, &invite("call-8", "z9hG4bKq", ""))
+        .pop()
+        .unwrap();
     assert_ne!(lines(&other.2, "Via")[0], lines(&a.2, "Via")[0]);
 }
 
@@ -132,11 +185,19 @@ fn retransmission_and_cancel_share_branch_and_node() {
 fn max_forwards_zero_is_483_and_not_forwarded() {
     let cfg = Config::embedded_default();
     let mut sim = Sim::new(&cfg, nodes(&[(1, NODE_A, NodeState::Up)]));
-    let out = sim.feed(LegId::External, CLIENT, &invite("mf0", "z9hG4bKm", "Max-Forwards: 0\r\n"));
+    let out = sim.feed(
+        LegId::External,
+        CLIENT,
+        &invite("mf0", "z9hG4bKm", "Max-Forwards: 0\r\n"),
+    );
     assert_eq!(out.len(), 1);
     assert!(out[0].2.starts_with("SIP/2.0 483 Too Many Hops\r\n"));
     assert!(out[0].2.contains("To: <sip:bob@b.example>;tag=lb"));
-    let out = sim.feed(LegId::External, CLIENT, &invite("mf1", "z9hG4bKm", "Max-Forwards: 1\r\n"));
+    let out = sim.feed(
+        LegId::External,
+        CLIENT,
+        &invite("mf1", "z9hG4bKm", "Max-Forwards: 1\r\n"),
+    );
     assert_eq!(lines(&out[1].2, "Max-Forwards"), ["Max-Forwards: 0"]);
 }
 
@@ -147,7 +208,9 @@ fn no_node_gives_503_but_not_for_ack() {
     let out = sim.feed(LegId::External, CLIENT, &invite("nn", "z9hG4bKn", ""));
     assert_eq!(out.len(), 1);
     assert!(out[0].2.starts_with("SIP/2.0 503 Service Unavailable\r\n"));
-    let ack = invite("nn", "z9hG4bKn", "").replace("INVITE sip", "ACK sip").replace("1 INVITE", "1 ACK");
+    let ack = invite("nn", "z9hG4bKn", "")
+        .replace("INVITE sip", "ACK sip")
+        .replace("1 INVITE", "1 ACK");
     assert!(sim.feed(LegId::External, CLIENT, &ack).is_empty());
 }
 
@@ -169,7 +232,11 @@ fn heartbeat_on_internal_port_only() {
 fn response_from_node_pops_both_vias() {
     let cfg = Config::embedded_default();
     let mut sim = Sim::new(&cfg, nodes(&[(1, NODE_A, NodeState::Up)]));
-    let fwd = sim.feed(LegId::External, CLIENT, &invite("r1", "z9hG4bKr", "")).pop().unwrap().2;
+    let fwd = sim
+        .feed(LegId::External, CLIENT, &invite("r1", "z9hG4bKr", ""))
+        .pop()
+        .unwrap()
+        .2;
     let via_block: Vec<&str> = lines(&fwd, "Via");
     let resp = format!(
         "SIP/2.0 180 Ringing\r\n{}\r\nFrom: <sip:alice@a.example>;tag=111\r\nTo: <sip:bob@b.example>;tag=222\r\nCall-ID: r1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
@@ -177,8 +244,14 @@ fn response_from_node_pops_both_vias() {
     );
     let out = sim.feed(LegId::Internal, NODE_A, &resp);
     assert_eq!(out.len(), 1);
-    assert_eq!((out[0].0, out[0].1.to_string().as_str()), (LegId::External, CLIENT));
-    assert_eq!(lines(&out[0].2, "Via"), ["Via: SIP/2.0/UDP 127.0.0.1:5033;branch=z9hG4bKr;rport=5033;received=127.0.0.1"]);
+    assert_eq!(
+        (out[0].0, out[0].1.to_string().as_str()),
+        (LegId::External, CLIENT)
+    );
+    assert_eq!(
+        lines(&out[0].2, "Via"),
+        ["Via: SIP/2.0/UDP 127.0.0.1:5033;branch=z9hG4bKr;rport=5033;received=127.0.0.1"]
+    );
 }
 
 #[test]
@@ -188,16 +261,25 @@ fn in_dialog_request_follows_hint_and_fails_over() {
     let bye = format!(
         "BYE sip:bob@127.0.0.1:4060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5033;branch=z9hG4bKb\r\n{routes}From: <sip:alice@a>;tag=1\r\nTo: <sip:bob@b>;tag=2\r\nCall-ID: d1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
     );
-    let mut sim = Sim::new(&cfg, nodes(&[(1, NODE_A, NodeState::Up), (2, NODE_B, NodeState::Up)]));
+    let mut sim = Sim::new(
+        &cfg,
+        nodes(&[(1, NODE_A, NodeState::Up), (2, NODE_B, NodeState::Up)]),
+    );
     let out = sim.feed(LegId::External, CLIENT, &bye);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].1.to_string(), NODE_A);
     assert!(lines(&out[0].2, "Route").is_empty(), "{}", out[0].2);
     assert!(lines(&out[0].2, "X-Sip-Balancer-InitialRemoteAddr").is_empty());
-    sim.proxy.set_nodes(nodes(&[(1, NODE_A, NodeState::Down), (2, NODE_B, NodeState::Up)]));
+    sim.proxy.set_nodes(nodes(&[
+        (1, NODE_A, NodeState::Down),
+        (2, NODE_B, NodeState::Up),
+    ]));
     let out = sim.feed(LegId::External, CLIENT, &bye);
     assert_eq!(out[0].1.to_string(), NODE_B);
-    assert_eq!(lines(&out[0].2, "Route"), ["Route: <sip:127.0.0.1:4061;transport=udp;lr>"]);
+    assert_eq!(
+        lines(&out[0].2, "Route"),
+        ["Route: <sip:127.0.0.1:4061;transport=udp;lr>"]
+    );
     assert!(out[0].2.starts_with("BYE sip:bob@127.0.0.1:4060 SIP/2.0"));
 }
 
@@ -213,19 +295,28 @@ fn request_from_node_goes_to_client() {
     let (leg, dst, fwd) = &out[1];
     assert_eq!((*leg, dst.to_string().as_str()), (LegId::External, CLIENT));
     let vias = lines(fwd, "Via");
-    assert!(vias[0].contains("127.0.0.1:5060;branch=") && vias[0].ends_with("_0") && !vias[0].contains("zsd"));
+    assert!(
+        vias[0].contains("127.0.0.1:5060;branch=")
+            && vias[0].ends_with("_0")
+            && !vias[0].contains("zsd")
+    );
     assert!(vias[1].contains("127.0.0.1:5065;branch=") && vias[1].ends_with("zsd_0"));
     assert!(lines(fwd, "Route").is_empty());
     assert!(lines(fwd, "X-Sip-Balancer-InitialRemoteAddr").is_empty());
     let rr = lines(fwd, "Record-Route");
-    assert!(rr[0].contains("127.0.0.1:5060") && rr[1].contains("127.0.0.1:5065"), "{rr:?}");
+    assert!(
+        rr[0].contains("127.0.0.1:5060") && rr[1].contains("127.0.0.1:5065"),
+        "{rr:?}"
+    );
 }
 
 #[test]
 fn garbage_is_counted_and_bad_requests_get_400() {
     let cfg = Config::embedded_default();
     let mut sim = Sim::new(&cfg, nodes(&[(1, NODE_A, NodeState::Up)]));
-    assert!(sim.feed(LegId::External, CLIENT, "\u{1}\u{2}garbage").is_empty());
+    assert!(sim
+        .feed(LegId::External, CLIENT, "\u{1}\u{2}garbage")
+        .is_empty());
     let bad = invite("bad", "z9hG4bKb", "").replace("Content-Length: 4", "Content-Length: 400");
     let out = sim.feed(LegId::External, CLIENT, &bad);
     assert!(out[0].2.starts_with("SIP/2.0 400 Bad Request"));
@@ -246,12 +337,24 @@ fn call_id_affinity_hands_off_to_home_shard() {
     let mut homes = [0usize; 2];
     for i in 0..40 {
         let msg = invite(&format!("cid-{i}"), "z9hG4bKh", "");
-        let d = Datagram { bytes: msg.as_bytes(), src: CLIENT.parse().unwrap(), leg: LegId::External, handed_off: false };
+        let d = Datagram {
+            bytes: msg.as_bytes(),
+            src: CLIENT.parse().unwrap(),
+            leg: LegId::External,
+            handed_off: false,
+        };
         shards[0].handle(d, now, &mut out);
         if let Some(h) = out.hand_off {
             assert_eq!(h, 1);
             assert!(out.transmits.is_empty());
-            shards[1].handle(Datagram { handed_off: true, ..d }, now, &mut out);
+            shards[1].handle(
+                Datagram {
+                    handed_off: true,
+                    ..d
+                },
+                now,
+                &mut out,
+            );
             homes[1] += 1;
         } else {
             homes[0] += 1;

@@ -60,7 +60,10 @@ fn param_span(buf: &[u8], via: &Via<'_>, name: &[u8]) -> Option<Span> {
         let pname = p.split(|&b| b == b'=').next().unwrap_or(&[]).trim_ascii();
         if pname.eq_ignore_ascii_case(name) {
             let s = (part_start + lead) as u32;
-            return Some(Span { start: s, end: s + p.len() as u32 });
+            return Some(Span {
+                start: s,
+                end: s + p.len() as u32,
+            });
         }
     }
     None
@@ -68,8 +71,13 @@ fn param_span(buf: &[u8], via: &Via<'_>, name: &[u8]) -> Option<Span> {
 
 /// Start of the sent-by (host) inside a Via value.
 pub fn sent_by_start(buf: &[u8], via: &Via<'_>) -> u32 {
-    let region = buf.get(via.span.start as usize..via.sent_by_end as usize).unwrap_or(&[]);
-    let after = region.iter().rposition(|&b| b == b' ' || b == b'\t' || b == b'/').map_or(0, |i| i + 1);
+    let region = buf
+        .get(via.span.start as usize..via.sent_by_end as usize)
+        .unwrap_or(&[]);
+    let after = region
+        .iter()
+        .rposition(|&b| b == b' ' || b == b'\t' || b == b'/')
+        .map_or(0, |i| i + 1);
     via.span.start + after as u32
 }
 

@@ -69,7 +69,10 @@ pub fn push_hex64(out: &mut Vec<u8>, v: u64) {
 
 /// Parse an IP literal from header bytes (IPv6 may be bracketed).
 pub fn parse_ip(host: &[u8]) -> Option<IpAddr> {
-    let host = host.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")).unwrap_or(host);
+    let host = host
+        .strip_prefix(b"[")
+        .and_then(|h| h.strip_suffix(b"]"))
+        .unwrap_or(host);
     std::str::from_utf8(host).ok()?.parse().ok()
 }
 
@@ -89,7 +92,10 @@ mod tests {
         push_host_port(&mut v, "::1".parse().unwrap(), 5060);
         v.push(b' ');
         push_hex64(&mut v, 0xdead_beef);
-        assert_eq!(v, b"0 4294967295 10.0.0.21:5080 [::1]:5060 00000000deadbeef");
+        assert_eq!(
+            v,
+            b"0 4294967295 10.0.0.21:5080 [::1]:5060 00000000deadbeef"
+        );
         assert_eq!(parse_ip(b"[::1]"), Some("::1".parse().unwrap()));
         assert_eq!(parse_ip(b"127.0.0.1"), Some("127.0.0.1".parse().unwrap()));
         assert_eq!(parse_ip(b"example.com"), None);

@@ -66,7 +66,10 @@ impl Rig {
         }
         let lb = Balancer::start(&cfg);
         for node in &nodes {
-            assert!(node.wait_probed(1, Duration::from_secs(3)), "static node not probed");
+            assert!(
+                node.wait_probed(1, Duration::from_secs(3)),
+                "static node not probed"
+            );
         }
         std::thread::sleep(Duration::from_millis(200));
         Rig {
