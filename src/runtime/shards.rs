@@ -97,7 +97,14 @@ pub(crate) struct Common {
 pub(crate) fn cpus(cores: &Cores) -> io::Result<Vec<usize>> {
     let cpus = match cores {
         Cores::Auto => available_cpus(),
-        Cores::Count(n) => (0..*n).collect(),
+        // The first n CPUs this process may use, so `taskset -c 1` with
+        // `cores: 1` runs the shard on CPU 1 (wrapping if n exceeds them).
+        Cores::Count(n) => {
+            let allowed = available_cpus();
+            (0..*n)
+                .filter_map(|i| allowed.get(i % allowed.len().max(1)).copied())
+                .collect()
+        }
         Cores::List(list) => list.clone(),
     };
     if cpus.is_empty() {
