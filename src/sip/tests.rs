@@ -364,3 +364,47 @@ fn call_id_affinity_hands_off_to_home_shard() {
     assert!(homes[0] > 5 && homes[1] > 5, "{homes:?}");
     let _ = IpAddr::from([127, 0, 0, 1]);
 }
+
+#[test]
+fn response_to_dead_node_is_retargeted_to_the_failover_node() {
+    let cfg = Config::embedded_default();
+    let mut sim = Sim::new(&cfg, nodes(&[(1, NODE_A, NodeState::Up), (2, NODE_B, NodeState::Up)]));
+    // Node A sends an INVITE to the client; the client answers later, after A died.
+    let inv = "INVITE sip:alice@127.0.0.1:5033 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:4060;branch=z9hG4bKa1\r\nRoute: <sip:127.0.0.1:5065;node_host=127.0.0.1;node_port=4060;lr>\r\nFrom: <sip:n@x>;tag=9\r\nTo: <sip:alice@a>\r\nCall-ID: fo-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    let fwd = sim.feed(LegId::Internal, NODE_A, inv).pop().unwrap().2;
+    let resp = format!(
+        "SIP/2.0 200 OK\r\n{}\r\nFrom: <sip:n@x>;tag=9\r\nTo: <sip:alice@a>;tag=c\r\nCall-ID: fo-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+        lines(&fwd, "Via").join("\r\n")
+    );
+    sim.proxy.set_nodes(nodes(&[(1, NODE_A, NodeState::Down), (2, NODE_B, NodeState::Up)]));
+    let out = sim.feed(LegId::External, CLIENT, &resp);
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].0, out[0].1.to_string().as_str()), (LegId::Internal, NODE_B));
+    assert_eq!(lines(&out[0].2, "Via"), ["Via: SIP/2.0/UDP 127.0.0.1:4061;branch=z9hG4bKa1"]);
+}
+
+#[test]
+fn request_to_our_own_address_is_a_loop() {
+    let cfg = Config::embedded_default();
+    let mut sim = Sim::new(&cfg, nodes(&[(1, NODE_A, NodeState::Up)]));
+    let msg = "MESSAGE sip:x@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:4060;branch=z9hG4bKl\r\nFrom: <sip:n@x>;tag=9\r\nTo: <sip:x@a>\r\nCall-ID: loop-1\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n";
+    assert!(sim.feed(LegId::Internal, NODE_A, msg).is_empty());
+    assert_eq!(sim.proxy.counters().loops, 1);
+}
+
+#[test]
+fn single_entry_direction_uses_extra_server_nodes() {
+    let mut cfg = Config::embedded_default();
+    cfg.sip.internal = None;
+    cfg.sip.extra_server_nodes = vec!["127.0.0.1:4070".parse().unwrap()];
+    let mut sim = Sim::new(&cfg, nodes(&[(1, NODE_A, NodeState::Up)]));
+    // From an extra server node: goes towards the Request-URI (a client), not to node A.
+    let msg = "MESSAGE sip:bob@127.0.0.1:5033 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:4070;branch=z9hG4bKe\r\nFrom: <sip:n@x>;tag=9\r\nTo: <sip:bob@a>\r\nCall-ID: extra-1\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n";
+    let out = sim.feed(LegId::External, "127.0.0.1:4070", msg);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].1.to_string(), CLIENT);
+    // The same request from an unknown address is a client request: balanced to node A.
+    let out = sim.feed(LegId::External, "127.0.0.1:4999", &msg.replace("4070", "4999"));
+    assert_eq!(out[0].1.to_string(), NODE_A);
+    assert_eq!(lines(&out[0].2, "Via").len(), 3);
+}
