@@ -132,6 +132,12 @@ pub fn sip_uri(buf: &[u8], span: Span) -> Option<SipUri<'_>> {
     })
 }
 
+/// Every `name[=value]` pair of a raw parameter list, in order (one pass,
+/// for callers that need several parameters of the same list).
+pub fn params(raw: &[u8]) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
+    ParamSplit { rest: raw }
+}
+
 /// Look up `;name=value` in a raw parameter list (case-insensitive name).
 /// `Some(None)` for a flag parameter without value, `None` when absent.
 ///

@@ -90,22 +90,23 @@ pub fn uri_addr(uri: &SipUri<'_>) -> Option<SocketAddr> {
 }
 
 fn read_hint(uri: &SipUri<'_>, info: &mut RouteInfo<'_>) {
+    let (mut host, mut port, mut version) = (None, None, None);
+    for (name, value) in headers::params(uri.params) {
+        let Some(value) = value else { continue };
+        if name.eq_ignore_ascii_case(b"node_host") {
+            host = parse_ip(value);
+        } else if name.eq_ignore_ascii_case(b"node_port") {
+            port = headers::parse_u16(value);
+        } else if name.eq_ignore_ascii_case(b"version") {
+            version = headers::parse_u16(value).map(u32::from);
+        }
+    }
     if info.version.is_none() {
-        info.version = headers::param(uri.params, b"version")
-            .flatten()
-            .and_then(headers::parse_u16)
-            .map(u32::from);
+        info.version = version;
     }
-    if info.hint.is_some() {
-        return;
-    }
-    let host = headers::param(uri.params, b"node_host")
-        .flatten()
-        .and_then(parse_ip);
-    let port = headers::param(uri.params, b"node_port")
-        .flatten()
-        .and_then(headers::parse_u16);
-    if let (Some(ip), Some(port)) = (host, port) {
-        info.hint = Some(SocketAddr::new(ip, port));
+    if info.hint.is_none() {
+        if let (Some(ip), Some(port)) = (host, port) {
+            info.hint = Some(SocketAddr::new(ip, port));
+        }
     }
 }

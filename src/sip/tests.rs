@@ -368,7 +368,10 @@ fn call_id_affinity_hands_off_to_home_shard() {
 #[test]
 fn response_to_dead_node_is_retargeted_to_the_failover_node() {
     let cfg = Config::embedded_default();
-    let mut sim = Sim::new(&cfg, nodes(&[(1, NODE_A, NodeState::Up), (2, NODE_B, NodeState::Up)]));
+    let mut sim = Sim::new(
+        &cfg,
+        nodes(&[(1, NODE_A, NodeState::Up), (2, NODE_B, NodeState::Up)]),
+    );
     // Node A sends an INVITE to the client; the client answers later, after A died.
     let inv = "INVITE sip:alice@127.0.0.1:5033 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:4060;branch=z9hG4bKa1\r\nRoute: <sip:127.0.0.1:5065;node_host=127.0.0.1;node_port=4060;lr>\r\nFrom: <sip:n@x>;tag=9\r\nTo: <sip:alice@a>\r\nCall-ID: fo-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
     let fwd = sim.feed(LegId::Internal, NODE_A, inv).pop().unwrap().2;
@@ -376,11 +379,20 @@ fn response_to_dead_node_is_retargeted_to_the_failover_node() {
         "SIP/2.0 200 OK\r\n{}\r\nFrom: <sip:n@x>;tag=9\r\nTo: <sip:alice@a>;tag=c\r\nCall-ID: fo-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
         lines(&fwd, "Via").join("\r\n")
     );
-    sim.proxy.set_nodes(nodes(&[(1, NODE_A, NodeState::Down), (2, NODE_B, NodeState::Up)]));
+    sim.proxy.set_nodes(nodes(&[
+        (1, NODE_A, NodeState::Down),
+        (2, NODE_B, NodeState::Up),
+    ]));
     let out = sim.feed(LegId::External, CLIENT, &resp);
     assert_eq!(out.len(), 1);
-    assert_eq!((out[0].0, out[0].1.to_string().as_str()), (LegId::Internal, NODE_B));
-    assert_eq!(lines(&out[0].2, "Via"), ["Via: SIP/2.0/UDP 127.0.0.1:4061;branch=z9hG4bKa1"]);
+    assert_eq!(
+        (out[0].0, out[0].1.to_string().as_str()),
+        (LegId::Internal, NODE_B)
+    );
+    assert_eq!(
+        lines(&out[0].2, "Via"),
+        ["Via: SIP/2.0/UDP 127.0.0.1:4061;branch=z9hG4bKa1"]
+    );
 }
 
 #[test]
@@ -404,7 +416,11 @@ fn single_entry_direction_uses_extra_server_nodes() {
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].1.to_string(), CLIENT);
     // The same request from an unknown address is a client request: balanced to node A.
-    let out = sim.feed(LegId::External, "127.0.0.1:4999", &msg.replace("4070", "4999"));
+    let out = sim.feed(
+        LegId::External,
+        "127.0.0.1:4999",
+        &msg.replace("4070", "4999"),
+    );
     assert_eq!(out[0].1.to_string(), NODE_A);
     assert_eq!(lines(&out[0].2, "Via").len(), 3);
 }
