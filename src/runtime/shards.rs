@@ -319,4 +319,16 @@ fn log_counters(shard: &Shard) {
         io.hand_off_loops.get(),
         io.event_drops.get(),
     );
+    let h = shard.handle_ns.borrow();
+    if !h.is_empty() {
+        info!(
+            "shard {}: time in proxy per datagram: n={} p50={}ns p99={}ns p99.9={}ns max={}ns",
+            shard.id,
+            h.len(),
+            h.value_at_quantile(0.5),
+            h.value_at_quantile(0.99),
+            h.value_at_quantile(0.999),
+            h.max(),
+        );
+    }
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use glommio::channels::channel_mesh::Senders;
 use glommio::net::UdpSocket;
+use hdrhistogram::Histogram;
 use log::debug;
 
 use super::mesh::HandOff;
@@ -34,6 +35,15 @@ const MAX_TIMER_SLEEP: Duration = Duration::from_millis(50);
 /// advance cannot spin the core.
 const MIN_TIMER_SLEEP: Duration = Duration::from_millis(1);
 
+/// Largest processing time the histogram resolves (1 s); longer ones saturate.
+const HISTOGRAM_MAX_NS: u64 = 1_000_000_000;
+
+/// A 1 ns..1 s histogram with 3 significant digits.
+#[allow(clippy::expect_used)] // constant, valid bounds: this cannot fail
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HISTOGRAM_MAX_NS, 3).expect("1..1e9 with 3 digits is valid")
+}
+
 /// Everything the tasks of one shard share.
 pub(crate) struct Shard {
     /// Shard index, 0-based.
@@ -50,6 +60,9 @@ pub(crate) struct Shard {
     events: crossbeam_channel::Sender<Event>,
     /// Failures of the I/O shell itself.
     pub(crate) counters: IoCounters,
+    /// Time spent inside `Proxy::handle` per datagram, ns (allocated once;
+    /// recording does not allocate).
+    pub(crate) handle_ns: RefCell<Histogram<u64>>,
 }
 
 /// Runtime-level failures of one shard (the proxy counts the SIP ones).
@@ -90,6 +103,7 @@ impl Shard {
             mesh,
             events,
             counters: IoCounters::default(),
+            handle_ns: RefCell::new(new_histogram()),
         }
     }
 
@@ -120,7 +134,10 @@ impl Shard {
                 handed_off,
                 ..dgram
             };
-            self.proxy.borrow_mut().handle(this, Instant::now(), out);
+            let start = Instant::now();
+            self.proxy.borrow_mut().handle(this, start, out);
+            let ns = start.elapsed().as_nanos().min(u128::from(HISTOGRAM_MAX_NS)) as u64;
+            self.handle_ns.borrow_mut().saturating_record(ns.max(1));
             self.transmit(out).await;
             self.forward_events(out);
             match out.hand_off {
