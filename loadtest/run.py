@@ -391,7 +391,13 @@ def run_once(target, shards, rate, calls, args, rundir, label=""):
     ports = Ports(args.base_port)
     res = {"target": target, "shards": shards, "rate": rate, "calls": calls,
            "transport": args.transport, "error": None}
+    # The previous target (kamailio's forked children in particular) may
+    # take a moment to release its sockets after it was stopped.
+    deadline = time.time() + 10.0
     busy = [p for p in ports.all() if not port_free(p)]
+    while busy and time.time() < deadline:
+        time.sleep(0.2)
+        busy = [p for p in ports.all() if not port_free(p)]
     if busy:
         res["error"] = f"ports busy: {busy}"
         return res
