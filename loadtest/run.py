@@ -101,6 +101,15 @@ def wait_bound(port, proc, timeout=10.0):
     return False
 
 
+def in_proxy(path):
+    """The balancer's own per-shard histogram lines (time inside Proxy::handle)."""
+    try:
+        with open(path, errors="replace") as f:
+            return [l.split("] ", 1)[-1].strip() for l in f if "time in proxy" in l]
+    except OSError:
+        return []
+
+
 def percentile(sorted_vals, p):
     if not sorted_vals:
         return None
@@ -197,7 +206,9 @@ def target_cpus(shards):
 def start_target(name, shards, transport, ports, rundir, args):
     cpus, _ = target_cpus(shards)
     env = dict(os.environ)
-    env.setdefault("RUST_LOG", "warn")
+    # info: startup lines and, at stop, each shard's counters and its
+    # histogram of time spent inside the proxy (read back by in_proxy()).
+    env.setdefault("RUST_LOG", "info")
     out = open(os.path.join(rundir, f"{name}.out"), "w")
     if name == "relay":
         if transport != "udp":
@@ -643,6 +654,8 @@ def cmd_fixed(args):
                 log(f"   ok {r['ok']} failed {r['failed']} fwd {r['fwd']} "
                     f"(target says {r.get('fwd_target', 'n/a')}) cpu {r['cpu_s']:.2f}s "
                     f"-> {fmt(r['cpu_us_per_msg'])} µs/msg; hop {pair((r.get('hop') or {}).get('all'))} µs")
+                for line in in_proxy(os.path.join(base, f"{t}-{shards}", f"{t}.out")):
+                    log(f"   {line}")
             results.append(r)
     body = table(results)
     print("\n" + body)
