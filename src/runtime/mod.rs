@@ -52,6 +52,7 @@ pub fn run(cfg: Config) -> io::Result<()> {
     let n = cpus.len();
     let bound = bind_all(&cfg, n)?;
     log_listening(&bound, n);
+    warn_unimplemented(&cfg);
 
     let now = Instant::now();
     let registry = Registry::new(&cfg.registry, &cfg.sip, now);
@@ -149,4 +150,22 @@ fn log_listening(bound: &Bound, shards: usize) {
         info!("listening sip/udp internal {addr} ({shards} shards)");
     }
     info!("probing nodes from udp {}", bound.probe_addr);
+}
+
+/// Say once, at start, which configured features are parsed but not yet
+/// applied, so nobody believes a setting is in force when it is not.
+fn warn_unimplemented(cfg: &Config) {
+    use crate::config::AlgorithmKind;
+    if cfg.algorithm.kind != AlgorithmKind::CallIdAffinity {
+        warn!(
+            "algorithm {:?} is not implemented yet: balancing with callIdAffinity",
+            cfg.algorithm.kind
+        );
+    }
+    if cfg.stats.port.is_some() {
+        info!("statistics endpoint (statisticPort) is not served yet");
+    }
+    if cfg.http.http_port.is_some() || cfg.http.https_port.is_some() || cfg.smpp.port.is_some() {
+        warn!("HTTP and SMPP balancing are configured but not implemented yet: not listening");
+    }
 }
