@@ -72,7 +72,7 @@ impl Edits {
     /// edits are resolved by skipping the later overlapping part, never by
     /// panicking.
     pub fn apply(&mut self, msg: &[u8], out: &mut Vec<u8>) {
-        self.edits.sort_unstable_by_key(|e| (e.start, e.seq));
+        insertion_sort(&mut self.edits);
         let mut pos = 0usize;
         for e in &self.edits {
             let start = (e.start as usize).clamp(pos, msg.len());
@@ -81,6 +81,18 @@ impl Edits {
             pos = (e.end as usize).clamp(start, msg.len());
         }
         out.extend_from_slice(msg.get(pos..).unwrap_or(&[]));
+    }
+}
+
+/// Edits are few (≤ ~12) and mostly created in position order: an
+/// insertion sort by `(start, seq)` beats the general sort here.
+fn insertion_sort(edits: &mut [Edit]) {
+    for i in 1..edits.len() {
+        let mut j = i;
+        while j > 0 && (edits[j - 1].start, edits[j - 1].seq) > (edits[j].start, edits[j].seq) {
+            edits.swap(j - 1, j);
+            j -= 1;
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! Every function is total over arbitrary bytes: a malformed value gives
 //! `None`, never a panic. Nothing here allocates.
 
-use memchr::{memchr, memrchr};
+use memchr::{memchr, memchr2, memchr3, memrchr};
 
 use super::message::{is_lws, is_token, HeaderName, Message, Span};
 
@@ -208,7 +208,34 @@ impl<'a> ListSplit<'a> {
     }
 
     /// Offset of the next top-level comma at or after `from`, or `end`.
+    /// Fast path: jump between `,` and `<…>` with `memchr`; anything
+    /// involving a quoted string takes the byte-by-byte scan.
     fn element_end(&self, from: usize) -> usize {
+        let bytes = self.buf.get(from..self.end).unwrap_or(&[]);
+        if memchr(b'[', bytes).is_some() {
+            return self.element_end_slow(from);
+        }
+        let mut i = 0;
+        while let Some(at) = bytes.get(i..).and_then(|r| memchr3(b',', b'<', b'"', r)) {
+            let at = i + at;
+            match bytes.get(at) {
+                Some(b',') => return from + at,
+                Some(b'<') => {
+                    let inner = bytes.get(at + 1..).unwrap_or(&[]);
+                    match memchr2(b'>', b'"', inner) {
+                        Some(close) if inner.get(close) == Some(&b'>') => i = at + 2 + close,
+                        Some(_) => return self.element_end_slow(from),
+                        None => return self.end,
+                    }
+                }
+                _ => return self.element_end_slow(from),
+            }
+        }
+        self.end
+    }
+
+    /// `element_end` by the full nesting scan (quotes, escapes, brackets).
+    fn element_end_slow(&self, from: usize) -> usize {
         let bytes = self.buf.get(from..self.end).unwrap_or(&[]);
         let mut scan = Nesting::default();
         bytes
@@ -284,8 +311,7 @@ impl<'a> Iterator for ParamSplit<'a> {
             if self.rest.is_empty() {
                 return None;
             }
-            let mut scan = Nesting::default();
-            let cut = self.rest.iter().position(|&b| scan.step(b) && b == b';');
+            let cut = param_cut(self.rest);
             let piece = self.rest.get(..cut.unwrap_or(self.rest.len()))?;
             self.rest = cut.and_then(|c| self.rest.get(c + 1..)).unwrap_or(&[]);
             let piece = trim(piece);
@@ -294,6 +320,16 @@ impl<'a> Iterator for ParamSplit<'a> {
             }
         }
     }
+}
+
+/// Offset of the first top-level `;`. Only quotes, `<…>` and `[…]` can
+/// hide a `;`, so without any of them a plain `memchr` decides.
+fn param_cut(rest: &[u8]) -> Option<usize> {
+    if memchr3(b'"', b'<', b'[', rest).is_none() {
+        return memchr(b';', rest);
+    }
+    let mut scan = Nesting::default();
+    rest.iter().position(|&b| scan.step(b) && b == b';')
 }
 
 /// `name [= value]` with whitespace around `=` removed.

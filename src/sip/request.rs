@@ -168,7 +168,7 @@ impl Proxy {
         }
         let next = match routes.first_remaining {
             Some(r) => routes::uri_addr(&r.uri),
-            None => routes::request_uri(msg).and_then(|u| routes::uri_addr(&u)),
+            None => routes.ruri.and_then(|u| routes::uri_addr(&u)),
         };
         let Some(dst) = next else {
             self.counters.dropped += 1;
@@ -213,7 +213,7 @@ impl Proxy {
             key,
             now,
         };
-        let choice = choose(&self.nodes, &mut self.table, msg, routes, &ctx);
+        let choice = choose(&self.nodes, &mut self.table, routes, &ctx);
         let node = match choice {
             Choice::Node(n) => n,
             Choice::HandOff(shard) => {
@@ -255,7 +255,7 @@ impl Proxy {
     /// Make the message reach `dst`: rewrite a Request-URI that names us,
     /// else push a Route to the node unless the next hop already is the node.
     fn address_to_node(&mut self, msg: &Message<'_>, routes: &RouteInfo<'_>, dst: SocketAddr) {
-        let ruri = routes::request_uri(msg);
+        let ruri = routes.ruri;
         if let Some(first) = routes.first_remaining {
             if routes::uri_addr(&first.uri) == Some(dst) {
                 return;
@@ -401,7 +401,6 @@ struct ChoiceCtx {
 fn choose<'n>(
     nodes: &'n NodeSet,
     table: &mut CallIdTable,
-    msg: &Message<'_>,
     routes: &RouteInfo<'_>,
     ctx: &ChoiceCtx,
 ) -> Choice<'n> {
@@ -416,7 +415,7 @@ fn choose<'n>(
     }
     let explicit = match routes.first_remaining {
         Some(r) => routes::uri_addr(&r.uri),
-        None => routes::request_uri(msg).and_then(|u| routes::uri_addr(&u)),
+        None => routes.ruri.and_then(|u| routes::uri_addr(&u)),
     };
     if let Some(n) = explicit.and_then(|a| nodes.alive_by_addr(a.ip(), a.port())) {
         if version_ok(n) && n.source != crate::registry::NodeSource::Extra {

@@ -24,6 +24,8 @@ pub struct RouteInfo<'a> {
     /// Start of the header line holding `first_remaining`, else of the first
     /// Route line (where a pushed Route goes).
     pub route_line: Option<u32>,
+    /// The Request-URI, parsed once here for every later step.
+    pub ruri: Option<SipUri<'a>>,
 }
 
 /// Scan Route headers, record removal edits for our leading entries, and
@@ -60,8 +62,9 @@ pub fn scan<'a>(msg: &Message<'a>, settings: &Settings, edits: &mut Edits) -> Ro
             info.route_line = None;
         }
     }
+    info.ruri = request_uri(msg);
     if info.hint.is_none() {
-        if let Some(uri) = request_uri(msg) {
+        if let Some(uri) = info.ruri {
             read_hint(&uri, &mut info);
         }
     }

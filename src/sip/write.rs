@@ -69,11 +69,33 @@ pub fn push_hex64(out: &mut Vec<u8>, v: u64) {
 
 /// Parse an IP literal from header bytes (IPv6 may be bracketed).
 pub fn parse_ip(host: &[u8]) -> Option<IpAddr> {
+    if let Some(v4) = parse_ipv4(host) {
+        return Some(IpAddr::V4(v4));
+    }
     let host = host
         .strip_prefix(b"[")
         .and_then(|h| h.strip_suffix(b"]"))
         .unwrap_or(host);
     std::str::from_utf8(host).ok()?.parse().ok()
+}
+
+/// Dotted-quad IPv4 without going through `str` (the common case on the
+/// forwarding path); anything else is left to the std parser.
+fn parse_ipv4(host: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = host.split(|&b| b == b'.');
+    for o in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        if part.len() > 1 && part.first() == Some(&b'0') {
+            return None; // leading zeros: let the std parser decide (it rejects them)
+        }
+        let n = part.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'));
+        *o = u8::try_from(n).ok()?;
+    }
+    parts.next().is_none().then_some(Ipv4Addr::from(octets))
 }
 
 #[cfg(test)]
@@ -99,5 +121,20 @@ mod tests {
         assert_eq!(parse_ip(b"[::1]"), Some("::1".parse().unwrap()));
         assert_eq!(parse_ip(b"127.0.0.1"), Some("127.0.0.1".parse().unwrap()));
         assert_eq!(parse_ip(b"example.com"), None);
+        for bad in [
+            &b"1.2.3"[..],
+            b"1.2.3.4.5",
+            b"256.1.1.1",
+            b"01.2.3.4",
+            b"1..3.4",
+            b"1.2.3.4 ",
+        ] {
+            assert_eq!(
+                parse_ip(bad),
+                std::str::from_utf8(bad).unwrap().parse().ok(),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(parse_ip(b"10.0.0.255"), Some("10.0.0.255".parse().unwrap()));
     }
 }

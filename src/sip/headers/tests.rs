@@ -283,3 +283,37 @@ fn tags() {
     assert!(!has_tag(b"<sip:bob@b;tag=1"));
     assert!(!has_tag(b""));
 }
+
+#[test]
+fn fast_list_and_param_splits_agree_with_the_nesting_scan() {
+    let alphabet = b",;<>\"[]\\a=: ";
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..20_000 {
+        let mut text = Vec::new();
+        for _ in 0..(x % 24) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            text.push(alphabet[(x % alphabet.len() as u64) as usize]);
+        }
+        let span = Span {
+            start: 0,
+            end: text.len() as u32,
+        };
+        let split = super::ListSplit::new(&text, span);
+        assert_eq!(
+            split.element_end(0),
+            split.element_end_slow(0),
+            "{:?}",
+            String::from_utf8_lossy(&text)
+        );
+        let mut scan = super::Nesting::default();
+        let slow = text.iter().position(|&b| scan.step(b) && b == b';');
+        assert_eq!(
+            super::param_cut(&text),
+            slow,
+            "{:?}",
+            String::from_utf8_lossy(&text)
+        );
+    }
+}
