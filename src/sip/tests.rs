@@ -424,3 +424,55 @@ fn single_entry_direction_uses_extra_server_nodes() {
     assert_eq!(out[0].1.to_string(), NODE_A);
     assert_eq!(lines(&out[0].2, "Via").len(), 3);
 }
+
+/// Mutation fuzzing of the whole proxy (runs in CI; `fuzz/` has the
+/// coverage-guided version): no input may panic, and every transmit must
+/// lie inside the output buffer.
+#[test]
+fn mutated_messages_never_panic_the_proxy() {
+    let cfg = Config::embedded_default();
+    let set = nodes(&[(1, NODE_A, NodeState::Up), (2, NODE_B, NodeState::Down)]);
+    let mut sim = Sim::new(&cfg, set);
+    let bye = "BYE sip:bob@127.0.0.1:4060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5033;branch=z9hG4bKb;rport\r\nRoute: <sip:127.0.0.1:5060;lr;node_host=127.0.0.1;node_port=4061;version=0>, <sip:127.0.0.1:5065;lr>\r\nFrom: <sip:a@a>;tag=1\r\nTo: <sip:b@b>;tag=2\r\nCall-ID: m1\r\nCSeq: 2 BYE\r\nMax-Forwards: 3\r\nContent-Length: 0\r\n\r\n".to_string();
+    let ok = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5065;branch=z9hG4bKxzsd_0, SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKx_0\r\nVia: SIP/2.0/UDP [::1]:5033;received=127.0.0.1;rport=5033\r\nFrom: <sip:a@a>;tag=1\r\nTo: <sip:b@b>;tag=2\r\nCall-ID: m1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n".to_string();
+    let seeds = [invite("m1", "z9hG4bKm", "Max-Forwards: 1\r\n"), bye, ok];
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..30_000u32 {
+        let mut bytes = seeds[i as usize % seeds.len()].clone().into_bytes();
+        for _ in 0..(1 + next() % 6) {
+            let len = bytes.len().max(1);
+            let at = (next() as usize) % len;
+            match next() % 4 {
+                0 => bytes.truncate(at),
+                1 => bytes.insert(
+                    at.min(bytes.len()),
+                    b",;<>\"[]:@= \r\n\t\0\xff"[(next() % 16) as usize],
+                ),
+                2 if at < bytes.len() => drop(bytes.remove(at)),
+                _ if at < bytes.len() => bytes[at] = next() as u8,
+                _ => {}
+            }
+        }
+        let leg = if i % 2 == 0 {
+            LegId::External
+        } else {
+            LegId::Internal
+        };
+        let d = Datagram {
+            bytes: &bytes,
+            src: CLIENT.parse().unwrap(),
+            leg,
+            handed_off: i % 3 == 0,
+        };
+        sim.proxy.handle(d, sim.now, &mut sim.out);
+        for t in &sim.out.transmits {
+            assert!(t.range.end <= sim.out.buf.len() && t.range.start <= t.range.end);
+        }
+    }
+}
