@@ -187,3 +187,16 @@ fn help_and_version() {
     let out = run(&["--version"]);
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("sip-balancer "));
 }
+
+#[test]
+fn shipped_example_configs_are_valid() {
+    for file in ["deploy/lb.yaml", "tests/fixtures/lb.properties"] {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(file);
+        let out = run(&["--config", path.to_str().unwrap(), "--check-config"]);
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
