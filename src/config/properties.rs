@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 mod keys;
-mod syntax;
+pub(crate) mod syntax;
 
 pub use syntax::{parse, Entry};
 

@@ -17,16 +17,21 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::node::Node;
+use crate::config::properties::syntax;
 use crate::config::Ports;
 
 /// Parse properties text. Invalid UTF-8 is replaced; never panics.
 pub fn parse_properties(body: &[u8]) -> Vec<(String, String)> {
     let text = String::from_utf8_lossy(body);
     let mut out: Vec<(String, String)> = Vec::new();
-    for line in logical_lines(&text) {
-        let Some((key, value)) = split_entry(&line) else {
+    for (_, line) in syntax::logical_lines(&text) {
+        let (raw_key, raw_value) = syntax::split_key_value(&line);
+        // Lenient where the config reader is strict: a bad escape stays literal.
+        let key = syntax::unescape(raw_key).unwrap_or_else(|_| raw_key.to_owned());
+        let value = syntax::unescape(raw_value).unwrap_or_else(|_| raw_value.to_owned());
+        if key.is_empty() {
             continue;
-        };
+        }
         match out.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
             None => out.push((key, value)),
@@ -92,100 +97,6 @@ pub(crate) fn property<'a>(props: &'a [(String, String)], key: &str) -> Option<&
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.trim())
         .filter(|v| !v.is_empty())
-}
-
-/// Natural lines joined across backslash continuations, comments and blank
-/// lines removed, leading blanks trimmed (also on continuation lines).
-fn logical_lines(text: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut pending: Option<String> = None;
-    for raw in text.replace("\r\n", "\n").split(['\n', '\r']) {
-        let natural = raw.trim_start_matches(is_blank);
-        let mut line = match pending.take() {
-            Some(mut acc) => {
-                acc.push_str(natural);
-                acc
-            }
-            None if natural.is_empty() || natural.starts_with(['#', '!']) => continue,
-            None => natural.to_owned(),
-        };
-        if ends_in_continuation(&line) {
-            line.pop();
-            pending = Some(line);
-        } else {
-            lines.push(line);
-        }
-    }
-    lines.extend(pending.filter(|l| !l.is_empty()));
-    lines
-}
-
-fn is_blank(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\x0c')
-}
-
-fn ends_in_continuation(line: &str) -> bool {
-    line.chars().rev().take_while(|&c| c == '\\').count() % 2 == 1
-}
-
-/// One logical line → unescaped (key, value); `None` for an empty key.
-fn split_entry(line: &str) -> Option<(String, String)> {
-    let mut chars = line.chars().peekable();
-    let mut raw_key = String::new();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                raw_key.push(c);
-                raw_key.extend(chars.next());
-            }
-            '=' | ':' => break,
-            c if is_blank(c) => {
-                while chars.next_if(|&c| is_blank(c)).is_some() {}
-                let _separator = chars.next_if(|&c| c == '=' || c == ':');
-                break;
-            }
-            c => raw_key.push(c),
-        }
-    }
-    while chars.next_if(|&c| is_blank(c)).is_some() {}
-    let key = unescape(&raw_key);
-    let value = unescape(&chars.collect::<String>());
-    (!key.is_empty()).then_some((key, value))
-}
-
-/// Resolve Java properties escapes.
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('t') => out.push('\t'),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('f') => out.push('\x0c'),
-            Some('u') => {
-                let hex: String = chars.clone().take(4).collect();
-                match u32::from_str_radix(&hex, 16)
-                    .ok()
-                    .filter(|_| hex.len() == 4)
-                    .and_then(char::from_u32)
-                {
-                    Some(ch) => {
-                        out.push(ch);
-                        chars.nth(3);
-                    }
-                    None => out.push_str("\\u"),
-                }
-            }
-            Some(other) => out.push(other),
-            None => {}
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Java properties syntax, as `java.util.Properties.load` reads it:
 //! `key=value`, `key = value`, `key: value`, `key value`, `#`/`!` comments,
 //! a trailing `\` continues the line, `\t \n \r \f \uXXXX` escapes.
-//! It knows nothing about which keys exist.
+//! It knows nothing about which keys exist. The registry reads heartbeat
+//! bodies with the same functions (leniently: see
+//! `registry::heartbeat::parse_properties`).
 
 use crate::config::error::ConfigError;
 
@@ -35,10 +37,11 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Entry>, ConfigError> {
 
 /// Joins continued lines; drops blank lines and comments. Yields the first
 /// line number of each logical line, with leading whitespace removed.
-fn logical_lines(text: &str) -> Vec<(usize, String)> {
+pub(crate) fn logical_lines(text: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     let mut current: Option<(usize, String)> = None;
-    for (i, natural) in text.lines().enumerate() {
+    // LF, CRLF and lone CR all end a line, as in java.util.Properties.
+    for (i, natural) in text.replace("\r\n", "\n").split(['\n', '\r']).enumerate() {
         let trimmed = natural.trim_start_matches([' ', '\t', '\u{c}']);
         let (start, mut acc) = match current.take() {
             Some(c) => c,
@@ -61,7 +64,7 @@ fn logical_lines(text: &str) -> Vec<(usize, String)> {
 }
 
 /// Splits at the first unescaped `=`, `:` or whitespace (Java's rule).
-fn split_key_value(line: &str) -> (&str, &str) {
+pub(crate) fn split_key_value(line: &str) -> (&str, &str) {
     let mut escaped = false;
     let mut end = line.len();
     for (i, c) in line.char_indices() {
@@ -80,7 +83,8 @@ fn split_key_value(line: &str) -> (&str, &str) {
     (key, rest.trim_start_matches([' ', '\t', '\u{c}']))
 }
 
-fn unescape(s: &str) -> Result<String, String> {
+/// Resolve `\t \n \r \f \uXXXX` and `\<any>`; a malformed `\u` is an error.
+pub(crate) fn unescape(s: &str) -> Result<String, String> {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
