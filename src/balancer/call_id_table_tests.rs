@@ -11,7 +11,7 @@ fn at(t0: Instant, secs: u64) -> Instant {
 
 #[test]
 fn insert_then_get() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut t = CallIdTable::new(100, IDLE, t0);
     assert!(t.is_empty());
     t.insert(key_hash(b"a@host"), NodeId(1), t0);
@@ -22,7 +22,7 @@ fn insert_then_get() {
 
 #[test]
 fn insert_replaces() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut t = CallIdTable::new(100, IDLE, t0);
     t.insert(7, NodeId(1), t0);
     t.insert(7, NodeId(2), t0);
@@ -32,7 +32,7 @@ fn insert_replaces() {
 
 #[test]
 fn replace_of_previous_generation_entry_does_not_duplicate() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut t = CallIdTable::new(100, IDLE, t0);
     t.insert(7, NodeId(1), t0);
     t.handle_timeout(at(t0, 10)); // 7 now in previous
@@ -43,7 +43,7 @@ fn replace_of_previous_generation_entry_does_not_duplicate() {
 
 #[test]
 fn idle_entry_lives_at_least_max_idle() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut t = CallIdTable::new(100, IDLE, t0);
     t.insert(1, NodeId(1), at(t0, 9)); // just before the first rotation
     t.handle_timeout(at(t0, 10));
@@ -55,7 +55,7 @@ fn idle_entry_lives_at_least_max_idle() {
 
 #[test]
 fn idle_entry_evicted_within_twice_max_idle() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut t = CallIdTable::new(100, IDLE, t0);
     t.insert(1, NodeId(1), t0);
     let mut now = t0;
@@ -68,7 +68,7 @@ fn idle_entry_evicted_within_twice_max_idle() {
 
 #[test]
 fn touch_keeps_entry_alive() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut t = CallIdTable::new(100, IDLE, t0);
     t.insert(1, NodeId(3), t0);
     for s in (5..100).step_by(5) {
@@ -79,7 +79,7 @@ fn touch_keeps_entry_alive() {
 
 #[test]
 fn lookup_promotes_from_previous() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut t = CallIdTable::new(100, IDLE, t0);
     t.insert(1, NodeId(1), t0);
     t.handle_timeout(at(t0, 10));
@@ -90,7 +90,7 @@ fn lookup_promotes_from_previous() {
 
 #[test]
 fn get_and_insert_rotate_without_handle_timeout() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut t = CallIdTable::new(100, IDLE, t0);
     t.insert(1, NodeId(1), t0);
     t.insert(2, NodeId(1), at(t0, 10)); // rotates: 1 → previous
@@ -101,7 +101,7 @@ fn get_and_insert_rotate_without_handle_timeout() {
 
 #[test]
 fn sleeping_caller_drops_everything_overdue() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut t = CallIdTable::new(100, IDLE, t0);
     t.insert(1, NodeId(1), at(t0, 9));
     t.handle_timeout(at(t0, 25)); // overdue by 15 s ≥ max_idle, idle 16 s
@@ -111,7 +111,7 @@ fn sleeping_caller_drops_everything_overdue() {
 
 #[test]
 fn poll_timeout_advances() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut t = CallIdTable::new(100, IDLE, t0);
     assert_eq!(t.poll_timeout(), at(t0, 10));
     t.handle_timeout(at(t0, 5));
@@ -122,7 +122,7 @@ fn poll_timeout_advances() {
 
 #[test]
 fn flood_is_bounded() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut t = CallIdTable::new(1000, IDLE, t0);
     for i in 0..100_000u64 {
         t.insert(key_hash(&i.to_le_bytes()), NodeId(1), t0);
@@ -138,7 +138,7 @@ fn flood_is_bounded() {
 
 #[test]
 fn tiny_bound_still_works() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut t = CallIdTable::new(0, IDLE, t0);
     t.insert(1, NodeId(1), t0);
     t.insert(2, NodeId(2), t0);
@@ -148,7 +148,7 @@ fn tiny_bound_still_works() {
 
 #[test]
 fn remap_moves_both_generations() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut t = CallIdTable::new(100, IDLE, t0);
     t.insert(1, NodeId(1), t0);
     t.insert(2, NodeId(2), t0);
@@ -162,7 +162,7 @@ fn remap_moves_both_generations() {
 
 #[test]
 fn remove_forgets() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut t = CallIdTable::new(100, IDLE, t0);
     t.insert(1, NodeId(1), t0);
     assert_eq!(t.remove(1), Some(NodeId(1)));

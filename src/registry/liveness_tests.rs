@@ -53,7 +53,7 @@ const NODE1: &[(&str, &str)] = &[
 
 #[test]
 fn heartbeat_adds_up_node() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut r = empty(t0);
     assert_eq!(r.snapshot().generation, 1);
     assert!(r.handle_event(hb(NODE1), t0));
@@ -81,7 +81,7 @@ fn heartbeat_adds_up_node() {
 
 #[test]
 fn identity_defaults_to_packet_source() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut r = empty(t0);
     assert!(r.handle_event(hb(&[("jvmRoute", "r1"), ("version", "x")]), t0));
     let n = only(&r);
@@ -94,7 +94,7 @@ fn identity_defaults_to_packet_source() {
 
 #[test]
 fn same_heartbeat_again_changes_nothing() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut r = empty(t0);
     r.handle_event(hb(NODE1), t0);
     assert!(!r.handle_event(hb(NODE1), ms(t0, 1000)));
@@ -103,7 +103,7 @@ fn same_heartbeat_again_changes_nothing() {
 
 #[test]
 fn distinct_identities_get_monotonic_ids() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut r = empty(t0);
     r.handle_event(hb(&[("udpPort", "5080")]), t0);
     r.handle_event(hb(&[("udpPort", "5090")]), t0);
@@ -114,7 +114,7 @@ fn distinct_identities_get_monotonic_ids() {
 
 #[test]
 fn invalid_ip_property_ignored() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut r = empty(t0);
     assert!(!r.handle_event(hb(&[("ip", "not-an-ip")]), t0));
     assert!(r.snapshot().nodes().is_empty());
@@ -122,7 +122,7 @@ fn invalid_ip_property_ignored() {
 
 #[test]
 fn drain_and_undrain() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut r = empty(t0);
     r.handle_event(hb(NODE1), t0);
     let mut draining = props(NODE1);
@@ -151,7 +151,7 @@ fn drain_and_undrain() {
 
 #[test]
 fn graceful_heartbeat_from_unknown_node_ignored() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut r = empty(t0);
     assert!(!r.handle_event(hb(&[("GRACEFUL_SHUTDOWN", "true")]), t0));
     assert!(r.snapshot().nodes().is_empty());
@@ -159,7 +159,7 @@ fn graceful_heartbeat_from_unknown_node_ignored() {
 
 #[test]
 fn timeout_takes_node_down_then_heartbeat_revives_it() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut r = empty(t0);
     r.handle_event(hb(NODE1), t0);
     assert!(
@@ -179,7 +179,7 @@ fn timeout_takes_node_down_then_heartbeat_revives_it() {
 
 #[test]
 fn graceful_heartbeat_does_not_revive_down_node() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut r = empty(t0);
     r.handle_event(hb(NODE1), t0);
     r.handle_timeout(ms(t0, 9000));
@@ -197,7 +197,7 @@ fn graceful_heartbeat_does_not_revive_down_node() {
 
 #[test]
 fn traffic_refreshes_alive_node_only() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut r = empty(t0);
     r.handle_event(hb(NODE1), t0);
     assert!(!r.handle_event(Event::Traffic { node: NodeId(0) }, ms(t0, 5000)));
@@ -214,7 +214,7 @@ fn traffic_refreshes_alive_node_only() {
 
 #[test]
 fn property_change_updates_node_and_latest_version() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut r = empty(t0);
     r.handle_event(hb(&[("version", "1")]), t0);
     assert_eq!(r.snapshot().latest_version(), 1);
@@ -228,7 +228,7 @@ fn property_change_updates_node_and_latest_version() {
 
 #[test]
 fn generation_only_moves_on_change() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut r = empty(t0);
     r.handle_event(hb(NODE1), t0);
     for i in 1..20 {
@@ -240,7 +240,7 @@ fn generation_only_moves_on_change() {
 
 #[test]
 fn poll_timeout_is_the_sweep_without_static_nodes() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut r = empty(t0);
     assert_eq!(r.poll_timeout(), ms(t0, 150));
     r.handle_timeout(ms(t0, 160));
@@ -249,7 +249,7 @@ fn poll_timeout_is_the_sweep_without_static_nodes() {
 
 #[test]
 fn extra_server_nodes_are_permanent_and_not_balanced() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut cfg = config();
     cfg.sip.extra_server_nodes = vec!["10.0.0.9:5060".parse().unwrap()];
     let mut r = Registry::new(&cfg.registry, &cfg.sip, t0);
@@ -316,7 +316,7 @@ fn probe_round(r: &mut Registry, now: Instant, status: Option<&str>) -> bool {
 
 #[test]
 fn static_node_starts_down_and_probe_brings_it_up() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut r = with_static(t0, 1, 3);
     let n = only(&r);
     assert_eq!((n.state, n.source), (NodeState::Down, NodeSource::Static));
@@ -340,7 +340,7 @@ fn static_node_starts_down_and_probe_brings_it_up() {
 
 #[test]
 fn successes_to_up_needs_consecutive_answers() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut r = with_static(t0, 3, 3);
     assert!(!probe_round(&mut r, t0, Some("200 OK")));
     assert!(!probe_round(&mut r, ms(t0, 1000), Some("200 OK")));
@@ -356,7 +356,7 @@ fn successes_to_up_needs_consecutive_answers() {
 
 #[test]
 fn failures_to_down_needs_consecutive_timeouts() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut r = with_static(t0, 1, 3);
     assert!(probe_round(&mut r, t0, Some("200 OK")));
     assert!(!probe_round(&mut r, ms(t0, 1000), None));
@@ -380,7 +380,7 @@ fn failures_to_down_needs_consecutive_timeouts() {
 
 #[test]
 fn late_answer_to_timed_out_probe_ignored() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut r = with_static(t0, 1, 3);
     let p = r.poll_probe(t0, local()).unwrap();
     r.handle_timeout(ms(t0, 1000));
@@ -390,7 +390,7 @@ fn late_answer_to_timed_out_probe_ignored() {
 
 #[test]
 fn probes_follow_the_interval_and_sequence() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut r = with_static(t0, 1, 3);
     let p1 = r.poll_probe(t0, local()).unwrap();
     r.handle_probe_response(&answer(&p1, "200 OK"), ms(t0, 10));
@@ -405,7 +405,7 @@ fn probes_follow_the_interval_and_sequence() {
 
 #[test]
 fn static_nodes_ignore_heartbeats_and_timeouts() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut r = with_static(t0, 1, 3);
     let beat = Event::Heartbeat {
         src: "10.0.0.7:5060".parse().unwrap(),
@@ -423,7 +423,7 @@ fn static_nodes_ignore_heartbeats_and_timeouts() {
 
 #[test]
 fn static_node_without_udp_port_is_up_unprobed() {
-    let t0 = Instant::now();
+    let t0 = crate::test_epoch();
     let mut cfg = config();
     cfg.registry.static_nodes = vec![static_node(None, 1)];
     let mut r = Registry::new(&cfg.registry, &cfg.sip, t0);

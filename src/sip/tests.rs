@@ -46,7 +46,7 @@ struct Sim {
 
 impl Sim {
     fn new(cfg: &Config, set: Arc<NodeSet>) -> Sim {
-        let now = Instant::now();
+        let now = crate::test_epoch();
         let mut proxy = Proxy::new(cfg, 0, 1, now);
         proxy.set_nodes(set);
         Sim {
@@ -327,7 +327,7 @@ fn garbage_is_counted_and_bad_requests_get_400() {
 #[test]
 fn call_id_affinity_hands_off_to_home_shard() {
     let cfg = Config::embedded_default();
-    let now = Instant::now();
+    let now = crate::test_epoch();
     let set = nodes(&[(1, NODE_A, NodeState::Up), (2, NODE_B, NodeState::Up)]);
     let mut shards: Vec<Proxy> = (0..2).map(|i| Proxy::new(&cfg, i, 2, now)).collect();
     for p in &mut shards {
