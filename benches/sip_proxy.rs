@@ -14,8 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use sip_balancer::config::{Config, Ports};
-use sip_balancer::registry::node::node_hash;
+use sip_balancer::config::Config;
 use sip_balancer::registry::{Node, NodeId, NodeSet, NodeSource, NodeState};
 use sip_balancer::sip::proxy::{Datagram, LegId, Output, Proxy};
 
@@ -55,22 +54,8 @@ Content-Length:   129\r\n\r\n\
 v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
 
 fn node(id: u32, port: u16) -> Node {
-    let ip = "127.0.0.1".parse().unwrap();
-    Node {
-        id: NodeId(id),
-        hostname: format!("node{id}"),
-        ip,
-        ports: Ports {
-            udp: Some(port),
-            ..Ports::default()
-        },
-        version: 0,
-        jvm_route: None,
-        properties: Vec::new(),
-        state: NodeState::Up,
-        source: NodeSource::Static,
-        hash: node_hash(ip, port),
-    }
+    let ip = [127, 0, 0, 1].into();
+    Node::new(NodeId(id), ip, port, NodeSource::Static, NodeState::Up)
 }
 
 fn setup() -> (Proxy, Output, Instant) {

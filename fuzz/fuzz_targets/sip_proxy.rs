@@ -7,25 +7,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
-use sip_balancer::config::{Config, Ports};
-use sip_balancer::registry::node::node_hash;
+use sip_balancer::config::Config;
 use sip_balancer::registry::{Node, NodeId, NodeSet, NodeSource, NodeState};
 use sip_balancer::sip::proxy::{Datagram, LegId, Output, Proxy};
 
 fn node(id: u32, port: u16, state: NodeState) -> Node {
-    let ip = [127, 0, 0, 1].into();
-    Node {
-        id: NodeId(id),
-        hostname: String::new(),
-        ip,
-        ports: Ports { udp: Some(port), ..Ports::default() },
-        version: 0,
-        jvm_route: None,
-        properties: Vec::new(),
-        state,
-        source: NodeSource::Heartbeat,
-        hash: node_hash(ip, port),
-    }
+    Node::new(NodeId(id), [127, 0, 0, 1].into(), port, NodeSource::Heartbeat, state)
 }
 
 fuzz_target!(|data: &[u8]| {

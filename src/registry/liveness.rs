@@ -343,18 +343,8 @@ impl Registry {
     }
 
     fn new_node(&self, ip: IpAddr, port: u16, source: NodeSource, state: NodeState) -> Node {
-        Node {
-            id: NodeId(u32::try_from(self.entries.len()).unwrap_or(u32::MAX)),
-            hostname: ip.to_string(),
-            ip,
-            ports: Ports::default(),
-            version: 0,
-            jvm_route: None,
-            properties: Vec::new(),
-            state,
-            source,
-            hash: node_hash(ip, port),
-        }
+        let id = NodeId(u32::try_from(self.entries.len()).unwrap_or(u32::MAX));
+        Node::new(id, ip, port, source, state)
     }
 
     fn push(&mut self, node: Node, probe: Option<ProbeState>, now: Instant) -> bool {

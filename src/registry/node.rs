@@ -62,6 +62,33 @@ pub struct Node {
 // === impl Node ===
 
 impl Node {
+    /// A node at `ip`, listening for UDP on `udp_port` (0 = not yet known),
+    /// version 0, no properties; its rendezvous hash is derived here so no
+    /// caller can forget it.
+    pub fn new(
+        id: NodeId,
+        ip: IpAddr,
+        udp_port: u16,
+        source: NodeSource,
+        state: NodeState,
+    ) -> Node {
+        Node {
+            id,
+            hostname: ip.to_string(),
+            ip,
+            ports: Ports {
+                udp: (udp_port != 0).then_some(udp_port),
+                ..Ports::default()
+            },
+            version: 0,
+            jvm_route: None,
+            properties: Vec::new(),
+            state,
+            source,
+            hash: node_hash(ip, udp_port),
+        }
+    }
+
     /// Up or draining.
     pub fn is_alive(&self) -> bool {
         matches!(self.state, NodeState::Up | NodeState::Draining)

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::proxy::{Datagram, LegId, Output, Proxy};
-use crate::config::{Config, Ports};
-use crate::registry::node::node_hash;
+use crate::config::Config;
 use crate::registry::{Node, NodeId, NodeSet, NodeSource, NodeState};
 
 const CLIENT: &str = "127.0.0.1:5033";
@@ -16,21 +15,7 @@ const NODE_B: &str = "127.0.0.1:4061";
 
 fn node(id: u32, addr: &str, state: NodeState) -> Node {
     let a: SocketAddr = addr.parse().unwrap();
-    Node {
-        id: NodeId(id),
-        hostname: format!("node{id}"),
-        ip: a.ip(),
-        ports: Ports {
-            udp: Some(a.port()),
-            ..Ports::default()
-        },
-        version: 0,
-        jvm_route: None,
-        properties: Vec::new(),
-        state,
-        source: NodeSource::Heartbeat,
-        hash: node_hash(a.ip(), a.port()),
-    }
+    Node::new(NodeId(id), a.ip(), a.port(), NodeSource::Heartbeat, state)
 }
 
 fn nodes(states: &[(u32, &str, NodeState)]) -> Arc<NodeSet> {
