@@ -107,90 +107,74 @@ fn bye() -> Vec<u8> {
         .collect()
 }
 
-fn report_allocations() {
-    let (mut p, mut out, now) = setup();
-    let inv = INVITE.as_bytes();
-    let d = Datagram {
-        bytes: inv,
-        src: client(),
-        leg: LegId::External,
+/// The three messages of a call as the proxy sees them, each with its
+/// source and leg: the client's INVITE, the node's 200 OK for the INVITE as
+/// forwarded, and the client's in-dialog BYE.
+struct Call {
+    invite: Vec<u8>,
+    ok: Vec<u8>,
+    bye: Vec<u8>,
+}
+
+impl Call {
+    fn new(p: &mut Proxy, out: &mut Output, now: Instant) -> Call {
+        let invite = INVITE.as_bytes().to_vec();
+        p.handle(dgram(&invite, client(), LegId::External), now, out);
+        let ok = ok_for(&out.buf[out.transmits[1].range.clone()]);
+        Call {
+            invite,
+            ok,
+            bye: bye(),
+        }
+    }
+
+    fn messages(&self) -> [(&'static str, Datagram<'_>); 3] {
+        let node = "127.0.0.1:5070".parse().unwrap();
+        [
+            (
+                "invite_from_client",
+                dgram(&self.invite, client(), LegId::External),
+            ),
+            ("200_ok_from_node", dgram(&self.ok, node, LegId::Internal)),
+            ("bye_in_dialog", dgram(&self.bye, client(), LegId::External)),
+        ]
+    }
+}
+
+fn dgram(bytes: &[u8], src: SocketAddr, leg: LegId) -> Datagram<'_> {
+    Datagram {
+        bytes,
+        src,
+        leg,
         handed_off: false,
-    };
-    p.handle(d, now, &mut out);
-    let fwd = out.buf[out.transmits[1].range.clone()].to_vec();
-    let ok = ok_for(&fwd);
-    let bye = bye();
-    let node: SocketAddr = "127.0.0.1:5070".parse().unwrap();
-    let run = |p: &mut Proxy, out: &mut Output| {
-        p.handle(d, now, out);
-        p.handle(
-            Datagram {
-                bytes: &ok,
-                src: node,
-                leg: LegId::Internal,
-                handed_off: false,
-            },
-            now,
-            out,
-        );
-        p.handle(
-            Datagram {
-                bytes: &bye,
-                src: client(),
-                leg: LegId::External,
-                handed_off: false,
-            },
-            now,
-            out,
-        );
-    };
-    for _ in 0..100 {
-        run(&mut p, &mut out);
     }
+}
+
+fn report_allocations(p: &mut Proxy, out: &mut Output, now: Instant, call: &Call) {
+    let msgs = call.messages();
+    let mut run = |rounds: u32| {
+        for _ in 0..rounds {
+            for (_, d) in msgs {
+                p.handle(d, now, out);
+            }
+        }
+    };
+    run(100);
     let before = ALLOCS.load(Ordering::Relaxed);
-    for _ in 0..10_000 {
-        run(&mut p, &mut out);
-    }
+    run(10_000);
     let per_msg = (ALLOCS.load(Ordering::Relaxed) - before) as f64 / 30_000.0;
     println!("heap allocations per forwarded message (steady state): {per_msg:.3}");
 }
 
 fn bench(c: &mut Criterion) {
-    report_allocations();
     let (mut p, mut out, now) = setup();
-    let inv = INVITE.as_bytes();
-    let d = Datagram {
-        bytes: inv,
-        src: client(),
-        leg: LegId::External,
-        handed_off: false,
-    };
-    p.handle(d, now, &mut out);
-    let ok = ok_for(&out.buf[out.transmits[1].range.clone()]);
-    let bye = bye();
+    let call = Call::new(&mut p, &mut out, now);
+    report_allocations(&mut p, &mut out, now, &call);
     let mut g = c.benchmark_group("proxy");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("invite_from_client", |b| {
-        b.iter(|| p.handle(black_box(d), now, &mut out))
-    });
-    let od = Datagram {
-        bytes: &ok,
-        src: "127.0.0.1:5070".parse().unwrap(),
-        leg: LegId::Internal,
-        handed_off: false,
-    };
-    g.bench_function("200_ok_from_node", |b| {
-        b.iter(|| p.handle(black_box(od), now, &mut out))
-    });
-    let bd = Datagram {
-        bytes: &bye,
-        src: client(),
-        leg: LegId::External,
-        handed_off: false,
-    };
-    g.bench_function("bye_in_dialog", |b| {
-        b.iter(|| p.handle(black_box(bd), now, &mut out))
-    });
+    for (name, d) in call.messages() {
+        g.bench_function(name, |b| b.iter(|| p.handle(black_box(d), now, &mut out)));
+    }
     g.finish();
 }
 
