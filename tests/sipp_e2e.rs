@@ -22,9 +22,16 @@ struct TwoUas {
     a: Sipp,
     a_hb: Option<Heartbeater>,
     b: Sipp,
+    /// Load tests of this binary run one at a time.
+    _heavy: HeavyGuard,
 }
 
 fn two_uas(node_timeout_ms: u64) -> TwoUas {
+    assert!(
+        common::sipp::sipp_available(),
+        "sipp not installed (run .ci/run)"
+    );
+    let heavy = HeavyGuard::take();
     let (pa, pb) = (free_port(), free_port());
     let mut cfg = LbConfig::two_legs().with_static_node("nodeB", pb);
     cfg.node_timeout_ms = node_timeout_ms;
@@ -43,6 +50,7 @@ fn two_uas(node_timeout_ms: u64) -> TwoUas {
         a,
         a_hb: Some(hb),
         b,
+        _heavy: heavy,
     }
 }
 
@@ -53,16 +61,12 @@ fn uac(lb: &Balancer, tag: &str, calls: u32, rate: u32) -> Sipp {
 
 #[test]
 fn sipp_calls_spread_over_two_nodes_with_dialog_affinity() {
-    assert!(
-        common::sipp::sipp_available(),
-        "sipp not installed (run .ci/run)"
-    );
-    let _heavy = HeavyGuard::take();
     let TwoUas {
         lb,
         mut a,
         a_hb,
         mut b,
+        _heavy,
     } = two_uas(3000);
     let mut client = uac(&lb, "uac", CALLS, RATE);
     let code = client.wait(Duration::from_secs(u64::from(CALLS / RATE) + 60));
@@ -101,16 +105,12 @@ fn sipp_calls_spread_over_two_nodes_with_dialog_affinity() {
 
 #[test]
 fn sipp_new_calls_go_to_survivor_after_node_dies() {
-    assert!(
-        common::sipp::sipp_available(),
-        "sipp not installed (run .ci/run)"
-    );
-    let _heavy = HeavyGuard::take();
     let TwoUas {
         lb,
         mut a,
         mut a_hb,
         mut b,
+        _heavy,
     } = two_uas(1000);
     let mut phase1 = uac(&lb, "uac1", 500, 100);
     std::thread::sleep(Duration::from_secs(2));
