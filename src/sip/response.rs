@@ -20,9 +20,9 @@ impl Proxy {
         now: Instant,
         out: &mut Output,
     ) {
-        let top = vias::top(msg);
-        let version = top.as_ref().map_or(0, vias::branch_version);
-        let Some(next) = vias::pop_ours(msg, &self.settings, &mut self.edits) else {
+        let Some(vias::Popped { version, next }) =
+            vias::pop_ours(msg, &self.settings, &mut self.edits)
+        else {
             self.counters.stray_responses += 1;
             log::debug!(
                 "response from {} is not ours or has no next Via; dropped",

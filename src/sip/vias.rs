@@ -86,15 +86,33 @@ pub fn is_ours(via: &Via<'_>, settings: &Settings) -> bool {
     settings.is_us(parse_ip(via.host), via.port)
 }
 
+/// What popping our Vias from a response found.
+#[derive(Debug, Clone, Copy)]
+pub struct Popped<'a> {
+    /// Dialog version from the branch of the top (our) Via.
+    pub version: u32,
+    /// The first Via that is not ours: where the response goes.
+    pub next: Via<'a>,
+}
+
 /// Remove the leading Vias that are ours (at most two) and return the first
 /// remaining one, or `None` if the top Via is not ours or nothing remains.
-pub fn pop_ours<'a>(msg: &Message<'a>, settings: &Settings, edits: &mut Edits) -> Option<Via<'a>> {
+/// Each Via is parsed once.
+pub fn pop_ours<'a>(
+    msg: &Message<'a>,
+    settings: &Settings,
+    edits: &mut Edits,
+) -> Option<Popped<'a>> {
     let buf = msg.buf();
     let mut popped = 0usize;
+    let mut version = 0;
     for h in msg.headers().iter().filter(|h| h.name == HeaderName::Via) {
         let mut removed_from: Option<u32> = None;
         for via in headers::vias(buf, h.value) {
             if popped < 2 && is_ours(&via, settings) {
+                if popped == 0 {
+                    version = branch_version(&via);
+                }
                 popped += 1;
                 removed_from.get_or_insert(via.span.start);
                 continue;
@@ -105,7 +123,7 @@ pub fn pop_ours<'a>(msg: &Message<'a>, settings: &Settings, edits: &mut Edits) -
             if let Some(start) = removed_from {
                 edits.remove(start, via.span.start);
             }
-            return Some(via);
+            return Some(Popped { version, next: via });
         }
         if removed_from.is_some() {
             edits.remove(h.line.start, h.line.end);
