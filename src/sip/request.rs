@@ -17,6 +17,7 @@ use super::write::{push_hex64, push_host_port, push_ip_param, push_u32};
 use crate::balancer::call_id_table::CallIdTable;
 use crate::balancer::{hash::key_hash, rendezvous};
 use crate::registry::{heartbeat, Event, Node, NodeSet};
+use crate::stats::SipCounters;
 
 /// Outcome of choosing a node for a client request.
 enum Choice<'n> {
@@ -111,18 +112,7 @@ impl Proxy {
         reason: &[u8],
         out: &mut Output,
     ) {
-        if msg.method() == Some(Method::Ack) {
-            self.counters.dropped += 1;
-            return;
-        }
-        let start = out.buf.len();
-        reply::write(&mut out.buf, msg, code, reason);
-        out.emit(
-            d.leg,
-            reply::destination(vias::top(msg).as_ref(), d.src),
-            start,
-        );
-        self.counters.replies_sent += 1;
+        reject_with(&mut self.counters, msg, d, code, reason, out);
     }
 
     /// Direction: two entry points → the internal port means "from a node";
@@ -223,9 +213,9 @@ impl Proxy {
             }
             Choice::NoNode => {
                 self.counters.no_node += 1;
-                let reason = self.settings.unavailable_reason.clone();
-                let code = self.settings.unavailable_status;
-                self.reject(msg, d, code, &reason, out);
+                let s = &self.settings;
+                let (code, reason) = (s.unavailable_status, &s.unavailable_reason);
+                reject_with(&mut self.counters, msg, d, code, reason, out);
                 return None;
             }
         };
@@ -384,6 +374,30 @@ impl Proxy {
             self.edits.finish(mark, at, at);
         }
     }
+}
+
+/// Answer a request ourselves (never an ACK); a free function so callers
+/// holding a borrow of the node set can still count and reply.
+fn reject_with(
+    counters: &mut SipCounters,
+    msg: &Message<'_>,
+    d: Datagram<'_>,
+    code: u16,
+    reason: &[u8],
+    out: &mut Output,
+) {
+    if msg.method() == Some(Method::Ack) {
+        counters.dropped += 1;
+        return;
+    }
+    let start = out.buf.len();
+    reply::write(&mut out.buf, msg, code, reason);
+    out.emit(
+        d.leg,
+        reply::destination(vias::top(msg).as_ref(), d.src),
+        start,
+    );
+    counters.replies_sent += 1;
 }
 
 /// Inputs of the node choice that are not the tables.
