@@ -25,6 +25,7 @@ mod shards;
 mod shutdown;
 mod sockets;
 mod udp;
+pub mod uring;
 
 use std::io;
 use std::net::SocketAddr;

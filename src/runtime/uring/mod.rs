@@ -1,0 +1,16 @@
+//! The SIP/UDP I/O path on io_uring, used by every shard (and by the
+//! load-test relay, so both are measured on the same I/O).
+//!
+//! glommio 0.9's `UdpSocket` costs a failed speculative `recvmsg`, an
+//! io_uring `recvmsg` into a freshly allocated DMA buffer plus a copy, an
+//! `io_uring_enter` to park and a direct `sendmsg` per datagram, and it
+//! exposes neither multishot receive, provided buffers nor a way to wait on
+//! another ring. [`UdpRing`] does what the platform allows: one multishot
+//! receive per socket into a provided-buffer ring, sends queued as ring
+//! entries, and one `io_uring_enter` that submits a batch's sends and waits
+//! for the next datagrams (loadtest/README.md has the measurements).
+
+mod bufs;
+mod ring;
+
+pub use ring::{Received, RingCounters, Tx, UdpRing};
