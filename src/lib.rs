@@ -1,5 +1,5 @@
 //! sip-balancer: a SIP / HTTP / SMPP load balancer for carriers,
-//! thread-per-core and shared-nothing on io_uring (glommio).
+//! thread-per-core and shared-nothing on io_uring.
 //!
 //! # Layout
 //! - [`config`]: typed configuration from YAML or the original `lb.properties`.

@@ -2,28 +2,23 @@
 //! handed to that shard, which runs the proxy on it and sends the result
 //! from its own sockets.
 //!
-//! glommio's full channel mesh gives one bounded SPSC queue per ordered
-//! pair of shards, so hand-offs from one shard to another stay FIFO (a
-//! flow's messages keep their order across the hop). Senders never wait:
-//! a full queue drops the datagram and counts it, as an overloaded UDP
-//! socket would.
-//!
-//! Mesh peer ids are assigned in executor-creation order; the shards are
-//! created one after the other in index order (see `shards`), so peer id ==
-//! shard index. [`join`] checks it.
+//! Every shard has one bounded inbox (a crossbeam queue); each other shard
+//! holds a sender to it. One producer's items stay FIFO, so a flow's
+//! messages keep their order across the hop. Senders never wait: a full
+//! inbox drops the datagram and counts it, as an overloaded UDP socket
+//! would. After a turn, the sender rings the doorbell of every shard it
+//! queued for (one `IORING_OP_MSG_RING` per shard per turn, submitted with
+//! the sender's own `io_uring_enter`), which wakes that shard's wait.
 
-use std::io;
 use std::net::SocketAddr;
-use std::rc::Rc;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
 
-use glommio::channels::channel_mesh::{Full, MeshBuilder, Receivers, Senders};
-use glommio::channels::shared_channel::ConnectedReceiver;
+use crossbeam_channel::{Receiver, Sender};
 
-use super::shutdown::{until_stopped, Stop};
-use super::udp::Shard;
-use crate::sip::proxy::{Datagram, LegId, Output};
+use crate::sip::proxy::LegId;
 
-/// Hand-off queue depth per ordered shard pair.
+/// Hand-off queue depth per shard.
 const QUEUE: usize = 4096;
 
 /// A datagram on its way to its home shard.
@@ -37,38 +32,79 @@ pub(crate) struct HandOff {
     pub(crate) leg: LegId,
 }
 
-/// The builder every shard joins (cloned into each).
-pub(crate) fn builder(shards: usize) -> MeshBuilder<HandOff, Full> {
-    MeshBuilder::full(shards, QUEUE)
+/// One shard's end of the mesh.
+pub(crate) struct Mesh {
+    /// Inboxes of every shard, by shard index (this one's included, unused).
+    peers: Vec<Sender<HandOff>>,
+    inbox: Receiver<HandOff>,
+    /// Every shard's ring, by shard index (duplicated descriptors: a ring
+    /// stays valid while any shard may still ring it).
+    rings: Arc<[OwnedFd]>,
+    /// Shards queued for since the last doorbells, and whether listed.
+    pending: Vec<usize>,
+    listed: Vec<bool>,
 }
 
-/// Join the mesh; `Ok(None)` when stop was asked before every shard joined.
-pub(crate) async fn join(
-    mesh: MeshBuilder<HandOff, Full>,
-    shard: usize,
-    stop: &Stop,
-) -> io::Result<Option<(Senders<HandOff>, Receivers<HandOff>)>> {
-    let Some(joined) = until_stopped(stop, mesh.join()).await else {
-        return Ok(None);
-    };
-    let (tx, rx) = joined.map_err(io::Error::from)?;
-    if tx.peer_id() != shard {
-        let msg = format!("shard {shard} got mesh peer id {}", tx.peer_id());
-        return Err(io::Error::other(msg));
+/// Inboxes for `shards` shards: every sender, and each shard's receiver.
+pub(crate) fn inboxes(shards: usize) -> (Vec<Sender<HandOff>>, Vec<Receiver<HandOff>>) {
+    (0..shards)
+        .map(|_| crossbeam_channel::bounded(QUEUE))
+        .unzip()
+}
+
+// === impl Mesh ===
+
+impl Mesh {
+    pub(crate) fn new(
+        peers: Vec<Sender<HandOff>>,
+        inbox: Receiver<HandOff>,
+        rings: Arc<[OwnedFd]>,
+    ) -> Mesh {
+        let n = peers.len();
+        Mesh {
+            peers,
+            inbox,
+            rings,
+            pending: Vec::with_capacity(n),
+            listed: vec![false; n],
+        }
     }
-    Ok(Some((tx, rx)))
-}
 
-/// Process hand-offs from one peer shard until it closes its side.
-pub(crate) async fn receive_loop(shard: Rc<Shard>, rx: ConnectedReceiver<HandOff>) {
-    let mut out = Output::default();
-    while let Some(h) = rx.recv().await {
-        let dgram = Datagram {
-            bytes: &h.bytes,
-            src: h.src,
-            leg: h.leg,
-            handed_off: true,
+    /// Queue `msg` for shard `home`; `false` when dropped (full or gone).
+    pub(crate) fn send(&mut self, home: usize, msg: HandOff) -> bool {
+        let Some(peer) = self.peers.get(home) else {
+            return false;
         };
-        shard.process(dgram, &mut out).await;
+        if peer.try_send(msg).is_err() {
+            return false;
+        }
+        if let Some(listed) = self.listed.get_mut(home) {
+            if !*listed {
+                *listed = true;
+                self.pending.push(home);
+            }
+        }
+        true
+    }
+
+    /// The next hand-off queued for this shard.
+    pub(crate) fn try_recv(&self) -> Option<HandOff> {
+        self.inbox.try_recv().ok()
+    }
+
+    /// The rings of the shards queued for since the last call.
+    pub(crate) fn doorbells(&mut self) -> impl Iterator<Item = RawFd> + '_ {
+        let Mesh {
+            pending,
+            listed,
+            rings,
+            ..
+        } = self;
+        pending.drain(..).filter_map(|shard| {
+            if let Some(l) = listed.get_mut(shard) {
+                *l = false;
+            }
+            rings.get(shard).map(AsRawFd::as_raw_fd)
+        })
     }
 }

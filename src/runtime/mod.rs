@@ -1,32 +1,35 @@
-//! The only place with glommio, sockets and the clock: shards, pinning,
-//! SO_REUSEPORT sockets, the shard mesh, the registry task and shutdown.
+//! The only place with io_uring, sockets, threads and the clock: shards,
+//! pinning, SO_REUSEPORT sockets, the shard mesh, the registry's driver and
+//! shutdown.
 //!
 //! [`run`] does everything that can fail before any shard starts (signal
 //! handlers, CPU list, every bind, the first registry snapshot), then starts
-//! one pinned glommio executor per core and waits for SIGINT/SIGTERM.
+//! one pinned shard thread per core, each looping over its own io_uring,
+//! and waits for SIGINT/SIGTERM.
 //!
 //! # Layout
-//! - [`shutdown`]: signal handlers into a flag, polled on a timer.
+//! - [`shutdown`]: signal handlers into a flag the shards poll.
 //! - [`sockets`]: socket2 UDP sockets (SO_REUSEPORT, buffers, bind errors
-//!   naming the address) handed to glommio; the only `unsafe`.
-//! - [`shards`]: executor settings, pinned threads `shard-N`, startup
-//!   handshake, the per-shard main future.
-//! - [`udp`]: the forwarding path: receive → `Proxy::handle` → send.
+//!   naming the address).
+//! - [`uring`]: the io_uring UDP driver (multishot receive into provided
+//!   buffers, queued sends, doorbells between rings).
+//! - [`shards`]: pinned threads `shard-N`, startup handshake.
+//! - [`shard`]: one shard's loop: receive → `Proxy::handle` → send.
 //! - [`mesh`]: hand-off of a datagram to its Call-ID home shard.
-//! - [`control`]: the registry task on shard 0, probes, snapshot publishing.
+//! - [`control`]: the registry on shard 0, probes, snapshot publishing.
 //!
 //! The protocol decisions live in [`crate::sip::proxy`] and
 //! [`crate::registry`]; this module executes what they return and does
-//! nothing else.
+//! nothing else. `unsafe` is confined to `uring` (ring entries point into
+//! memory the kernel writes).
 
 mod control;
 mod mesh;
+mod shard;
 mod shards;
 mod shutdown;
 mod sockets;
-mod udp;
 pub mod uring;
-
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,7 +63,7 @@ pub fn run(cfg: Config) -> io::Result<()> {
     let first = Arc::new(registry.snapshot());
     let (events_tx, events_rx) = crossbeam_channel::bounded(EVENT_QUEUE);
     let (publishers, subscribers) = control::snapshot_channels(n);
-    let control = control::ControlSetup {
+    let control = shards::ControlSetup {
         registry,
         events: events_rx,
         publishers,

@@ -1,59 +1,38 @@
-//! Shards: one pinned glommio executor per configured CPU, each on its own
-//! thread `shard-N`, and the main future each of them runs.
-//!
-//! # Executor settings
-//! - **Placement**: `Placement::Fixed(cpu)`: the shard's thread (and its
-//!   blocking helper thread) never migrates, so its sockets, tables and
-//!   counters stay in that core's cache.
-//! - **No spin before park** (glommio's default): spinning lowers wake-up
-//!   latency by a few µs but burns the whole core while idle, and on shared
-//!   or oversubscribed hosts (this one has two cores) it steals the CPU the
-//!   other shard or the nodes need. Forwarding cost is dominated by the
-//!   per-datagram syscalls (DESIGN.md), not by the wake-up.
-//! - **Preempt timer 100 ms** (glommio's default): every shard runs a
-//!   single task queue and every task yields at each datagram, so the timer
-//!   only matters for fairness between queues we do not have.
-//! - **Ring depth 128** (glommio's default): a shard keeps one receive per
-//!   socket in flight and sends mostly complete inline, so 128 entries leave
-//!   ample room for bursts of blocked sends.
-//! - **io_memory 1 MiB** (glommio's default is 10 MiB): it is registered
-//!   with io_uring for storage DMA, which we do not do; UDP receives that
-//!   go through the ring borrow a 64 KiB buffer from it (one per socket).
-//!   Less locked memory per shard lets more shards start under a low
-//!   `ulimit -l`; glommio itself refuses to start below 512 KiB.
+//! Shards: one thread `shard-N` per configured CPU, pinned to it, each
+//! running a [`Shard`] loop on its own io_uring.
 //!
 //! # Startup
-//! Shards are created one after the other: thread N is spawned only once
-//! shard N-1's executor exists. That reports an executor failure (memlock,
-//! bad CPU) from [`start_and_join`] before anything serves, and it makes
-//! glommio's executor ids, hence the mesh peer ids, follow shard order.
+//! Shards are started one after the other: thread N is spawned once shard
+//! N-1 has pinned itself and built its ring, so a failure (bad CPU, io_uring
+//! refused) is reported from [`start`] before anything serves. Each shard
+//! then hands over a duplicate of its ring's descriptor and waits; once
+//! every ring exists, the full list goes to every shard (hand-off doorbells
+//! need the peers' rings) and they start serving. If a later shard fails,
+//! the waiting ones are released without serving.
+//!
+//! # Why not glommio here
+//! glommio's `UdpSocket` costs several syscalls, an allocation and a copy
+//! per datagram and cannot batch (see `uring` and loadtest/README.md). A
+//! shard's work is a loop over one ring, so the loop is written out here
+//! instead of being a set of tasks on an executor.
 
 use std::io;
-use std::rc::Rc;
+use std::os::fd::OwnedFd;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use glommio::channels::channel_mesh::{Full, MeshBuilder};
-use glommio::channels::shared_channel::SharedReceiver;
-use glommio::{
-    spawn_local, GlommioError, LocalExecutor, LocalExecutorBuilder, Placement, ReactorErrorKind,
-    Task,
-};
-use log::info;
+use crossbeam_channel::{Receiver, Sender};
 
-use super::control::{self, ControlSetup, Snapshot};
-use super::mesh::{self, HandOff};
+use super::control::Control;
+use super::mesh::{HandOff, Mesh};
+use super::shard::{Parts, Shard, EXTERNAL};
 use super::shutdown::{Closer, Stop};
-use super::sockets;
-use super::udp::{self, Shard};
+use super::uring::UdpRing;
 use crate::config::{Config, Cores};
-use crate::registry::{Event, NodeSet};
-use crate::sip::proxy::{LegId, Proxy};
-
-/// Memory glommio registers with io_uring per executor (see module doc).
-const IO_MEMORY: usize = 1 << 20;
+use crate::registry::{Event, NodeSet, Registry};
+use crate::sip::proxy::Proxy;
 
 /// Everything one shard thread takes with it.
 pub(crate) struct ShardSetup {
@@ -64,9 +43,11 @@ pub(crate) struct ShardSetup {
     cfg: Arc<Config>,
     /// The registry's first snapshot.
     first: Arc<NodeSet>,
-    events: crossbeam_channel::Sender<Event>,
+    events: Sender<Event>,
     stop: Stop,
-    mesh: MeshBuilder<HandOff, Full>,
+    /// Every shard's hand-off inbox, by shard index.
+    peers: Vec<Sender<HandOff>>,
+    inbox: Receiver<HandOff>,
     external: socket2::Socket,
     internal: Option<socket2::Socket>,
     role: Role,
@@ -75,22 +56,42 @@ pub(crate) struct ShardSetup {
 /// Shard 0 runs the registry; the others install what it publishes.
 enum Role {
     Control(Box<ControlSetup>),
-    Worker(SharedReceiver<Snapshot>),
+    Worker(Receiver<Arc<NodeSet>>),
+}
+
+/// What shard 0 needs to run the registry.
+pub(crate) struct ControlSetup {
+    /// The registry, built before the shards started.
+    pub(crate) registry: Registry,
+    /// Events from every shard.
+    pub(crate) events: Receiver<Event>,
+    /// Snapshot queues of shards 1..n, in shard order.
+    pub(crate) publishers: Vec<Sender<Arc<NodeSet>>>,
+    /// The probe socket (not SO_REUSEPORT), bound on the starting thread.
+    pub(crate) probe: socket2::Socket,
+    /// Its address, passed to `poll_probe` for the probes' Via.
+    pub(crate) probe_addr: std::net::SocketAddr,
 }
 
 /// What [`setups`] distributes over the shards.
 pub(crate) struct Common {
     pub(crate) cfg: Arc<Config>,
     pub(crate) first: Arc<NodeSet>,
-    pub(crate) events: crossbeam_channel::Sender<Event>,
+    pub(crate) events: Sender<Event>,
     pub(crate) stop: Stop,
     /// One external socket per shard.
     pub(crate) external: Vec<socket2::Socket>,
     /// One internal socket per shard, if the internal leg listens.
     pub(crate) internal: Option<Vec<socket2::Socket>>,
     /// Snapshot receivers of shards 1..n.
-    pub(crate) subscribers: Vec<SharedReceiver<Snapshot>>,
+    pub(crate) subscribers: Vec<Receiver<Arc<NodeSet>>>,
     pub(crate) control: ControlSetup,
+}
+
+/// A started shard: its thread, and where to send the peers' rings.
+pub(crate) struct Started {
+    thread: JoinHandle<io::Result<()>>,
+    go: mpsc::SyncSender<Arc<[OwnedFd]>>,
 }
 
 /// The CPUs to run shards on, one shard each.
@@ -127,7 +128,7 @@ fn available_cpus() -> Vec<usize> {
 /// One setup per shard, in shard order.
 pub(crate) fn setups(common: Common) -> Vec<ShardSetup> {
     let shards = common.external.len();
-    let mesh = mesh::builder(shards);
+    let (peers, inboxes) = super::mesh::inboxes(shards);
     let mut internal = common.internal.map(Vec::into_iter);
     let mut roles = Vec::with_capacity(shards);
     roles.push(Role::Control(Box::new(common.control)));
@@ -136,15 +137,17 @@ pub(crate) fn setups(common: Common) -> Vec<ShardSetup> {
         .external
         .into_iter()
         .zip(roles)
+        .zip(inboxes)
         .enumerate()
-        .map(|(id, (external, role))| ShardSetup {
+        .map(|(id, ((external, role), inbox))| ShardSetup {
             id,
             shards,
             cfg: Arc::clone(&common.cfg),
             first: Arc::clone(&common.first),
             events: common.events.clone(),
             stop: common.stop.clone(),
-            mesh: mesh.clone(),
+            peers: peers.clone(),
+            inbox,
             external,
             internal: internal.as_mut().and_then(Iterator::next),
             role,
@@ -152,22 +155,40 @@ pub(crate) fn setups(common: Common) -> Vec<ShardSetup> {
         .collect()
 }
 
-/// Start every shard (pinned to `cpus[i]`) one after the other. Returns the
-/// threads started and, if one could not start, why (the caller then stops
-/// and joins the others).
+/// Start every shard (pinned to `cpus[i]`) one after the other, then let
+/// them serve. Returns the threads started and, if one could not start,
+/// why (the caller then stops and joins the others).
 pub(crate) fn start(
     setups: Vec<ShardSetup>,
     cpus: &[usize],
     closer: &Closer,
 ) -> (Vec<JoinHandle<io::Result<()>>>, io::Result<()>) {
-    let mut handles = Vec::with_capacity(setups.len());
+    let mut started = Vec::with_capacity(setups.len());
+    let mut rings = Vec::with_capacity(setups.len());
+    let mut failed = Ok(());
     for (setup, &cpu) in setups.into_iter().zip(cpus) {
         match spawn(setup, cpu, closer.clone()) {
-            Ok(handle) => handles.push(handle),
-            Err(e) => return (handles, Err(e)),
+            Ok((shard, ring)) => {
+                started.push(shard);
+                rings.push(ring);
+            }
+            Err(e) => {
+                failed = Err(e);
+                break;
+            }
         }
     }
-    (handles, Ok(()))
+    if failed.is_ok() {
+        let rings: Arc<[OwnedFd]> = rings.into();
+        for shard in &started {
+            // A shard that died meanwhile has dropped its receiver; its
+            // exit already woke the starting thread.
+            let _ = shard.go.send(Arc::clone(&rings));
+        }
+    }
+    // On failure the `go` senders drop here and the waiting shards return.
+    let threads = started.into_iter().map(|s| s.thread).collect();
+    (threads, failed)
 }
 
 /// Wait for every shard thread; the first error wins.
@@ -184,25 +205,26 @@ pub(crate) fn join(handles: Vec<JoinHandle<io::Result<()>>>) -> io::Result<()> {
     result
 }
 
-/// Spawn one shard thread; returns once its executor exists (or failed).
+/// Spawn one shard thread; returns once it is pinned and its ring exists
+/// (with a duplicate of the ring's descriptor), or why it could not start.
 /// When the shard ends, for whatever reason, it wakes the starting thread.
-fn spawn(setup: ShardSetup, cpu: usize, closer: Closer) -> io::Result<JoinHandle<io::Result<()>>> {
+fn spawn(setup: ShardSetup, cpu: usize, closer: Closer) -> io::Result<(Started, OwnedFd)> {
     let id = setup.id;
     let (ready_tx, ready_rx) = mpsc::sync_channel(1);
+    let (go_tx, go_rx) = mpsc::sync_channel::<Arc<[OwnedFd]>>(1);
     let thread = std::thread::Builder::new().name(format!("shard-{id}"));
-    let handle = thread.spawn(move || match executor(id, cpu) {
-        Ok(ex) => {
-            let _ = ready_tx.send(Ok(()));
-            let _wake = WakeOnExit(closer);
-            ex.run(serve(setup))
-        }
-        Err(e) => {
-            let _ = ready_tx.send(Err(e));
-            Ok(())
-        }
+    let handle = thread.spawn(move || {
+        let _wake = WakeOnExit(closer);
+        shard_main(setup, cpu, &ready_tx, &go_rx)
     })?;
     match ready_rx.recv() {
-        Ok(Ok(())) => Ok(handle),
+        Ok(Ok(fd)) => Ok((
+            Started {
+                thread: handle,
+                go: go_tx,
+            },
+            fd,
+        )),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(io::Error::other(format!("shard {id} died while starting"))),
     }
@@ -217,118 +239,102 @@ impl Drop for WakeOnExit {
     }
 }
 
-/// A pinned executor for shard `id` (settings: see the module doc).
-fn executor(id: usize, cpu: usize) -> io::Result<LocalExecutor> {
-    LocalExecutorBuilder::new(Placement::Fixed(cpu))
-        .name(&format!("shard-{id}"))
-        .io_memory(IO_MEMORY)
-        .make()
-        .map_err(|e| executor_error(id, cpu, e))
+/// The body of a shard thread: pin, build the ring, report, wait for the
+/// peers' rings, serve until stop.
+fn shard_main(
+    setup: ShardSetup,
+    cpu: usize,
+    ready: &mpsc::SyncSender<io::Result<OwnedFd>>,
+    go: &mpsc::Receiver<Arc<[OwnedFd]>>,
+) -> io::Result<()> {
+    let ShardSetup {
+        id,
+        shards,
+        cfg,
+        first,
+        events,
+        stop,
+        peers,
+        inbox,
+        external,
+        internal,
+        role,
+    } = setup;
+    // Ring socket indices: external first, then internal, then the probe.
+    let mut sockets = vec![external];
+    let internal = internal.map(|s| {
+        sockets.push(s);
+        sockets.len() - 1
+    });
+    let (control, snapshots, probe) = match role {
+        Role::Control(c) => {
+            sockets.push(c.probe);
+            let control = Control::new(
+                c.registry,
+                c.events,
+                c.publishers,
+                c.probe_addr,
+                Instant::now(),
+            );
+            (Some(control), None, Some(sockets.len() - 1))
+        }
+        Role::Worker(rx) => (None, Some(rx), None),
+    };
+    debug_assert_eq!(EXTERNAL, 0);
+    let ring = match pin(id, cpu).and_then(|()| ring(id, cpu, sockets)) {
+        Ok(ring) => ring,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return Ok(());
+        }
+    };
+    let _ = ready.send(ring.dup_fd());
+    let Ok(rings) = go.recv() else {
+        return Ok(()); // another shard failed to start: never serve
+    };
+    let mut proxy = Proxy::new(&cfg, id, shards, Instant::now());
+    proxy.set_nodes(first);
+    let shard = Shard::new(Parts {
+        id,
+        proxy,
+        ring,
+        internal,
+        probe,
+        mesh: Mesh::new(peers, inbox, rings),
+        events,
+        snapshots,
+        control,
+    });
+    shard.run(&stop)
 }
 
-fn executor_error(id: usize, cpu: usize, e: GlommioError<()>) -> io::Error {
-    // glommio reports the limit as a typed error or, wrapped on its way
-    // out of `make`, only as text; an io_uring setup refused for want of
-    // locked memory comes back as ENOMEM.
-    let typed = matches!(
-        e,
-        GlommioError::ReactorError(ReactorErrorKind::MemLockLimit(..))
-    );
-    let e = io::Error::from(e);
-    let memlock =
-        typed || e.to_string().contains("MemLock") || e.raw_os_error() == Some(libc::ENOMEM);
-    let hint = if memlock {
-        " (glommio needs at least 512 KiB of locked memory per executor: raise the memlock \
-         limit, `ulimit -l` or systemd `LimitMEMLOCK=`)"
+/// Pin the current thread to `cpu`.
+fn pin(id: usize, cpu: usize) -> io::Result<()> {
+    if core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
+        Ok(())
     } else {
-        ""
-    };
-    io::Error::new(
-        e.kind(),
-        format!("cannot start shard {id} on CPU {cpu}: {e}{hint}"),
-    )
-}
-
-/// The main future of one shard: build its proxy, join the mesh, start its
-/// tasks, wait for stop, then cancel them and log its counters.
-async fn serve(setup: ShardSetup) -> io::Result<()> {
-    let id = setup.id;
-    let mut proxy = Proxy::new(&setup.cfg, id, setup.shards, Instant::now());
-    proxy.set_nodes(setup.first);
-    let Some((tx, mut rx)) = mesh::join(setup.mesh, id, &setup.stop).await? else {
-        return Ok(());
-    };
-    let external = sockets::into_glommio(setup.external);
-    let internal = setup.internal.map(sockets::into_glommio);
-    let shard = Rc::new(Shard::new(id, proxy, external, internal, tx, setup.events));
-    let mut tasks = vec![
-        spawn_local(udp::receive_loop(Rc::clone(&shard), LegId::External)),
-        spawn_local(udp::timer_loop(Rc::clone(&shard))),
-    ];
-    if shard.has_internal() {
-        tasks.push(spawn_local(udp::receive_loop(
-            Rc::clone(&shard),
-            LegId::Internal,
-        )));
-    }
-    for (_, peer) in rx.streams() {
-        tasks.push(spawn_local(mesh::receive_loop(Rc::clone(&shard), peer)));
-    }
-    match setup.role {
-        Role::Control(control) => tasks.extend(control::spawn(*control, Rc::clone(&shard))),
-        Role::Worker(rx) => tasks.push(spawn_local(control::subscribe(Rc::clone(&shard), rx))),
-    }
-    setup.stop.wait().await;
-    stop_tasks(tasks, &shard).await;
-    log_counters(&shard);
-    Ok(())
-}
-
-async fn stop_tasks(tasks: Vec<Task<()>>, shard: &Shard) {
-    shard.close_mesh();
-    for task in tasks {
-        task.cancel().await;
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("cannot start shard {id}: cannot pin it to CPU {cpu}"),
+        ))
     }
 }
 
-fn log_counters(shard: &Shard) {
-    let proxy = shard.proxy.borrow();
-    let c = proxy.counters();
-    let io = &shard.counters;
-    info!(
-        "shard {}: requests={} responses={} replies={} heartbeats={} hand_offs={} malformed={} \
-         too_many_hops={} no_node={} loops={} stray_responses={} dropped={} \
-         recv_errors={} send_errors={} bad_transmits={} hand_off_drops={} hand_off_loops={} \
-         event_drops={}",
-        shard.id,
-        c.requests_forwarded,
-        c.responses_forwarded,
-        c.replies_sent,
-        c.heartbeats,
-        c.hand_offs,
-        c.malformed,
-        c.too_many_hops,
-        c.no_node,
-        c.loops,
-        c.stray_responses,
-        c.dropped,
-        io.recv_errors.get(),
-        io.send_errors.get(),
-        io.bad_transmits.get(),
-        io.hand_off_drops.get(),
-        io.hand_off_loops.get(),
-        io.event_drops.get(),
-    );
-    let h = shard.handle_ns.borrow();
-    if !h.is_empty() {
-        info!(
-            "shard {}: time in proxy per datagram: n={} p50={}ns p99={}ns p99.9={}ns max={}ns",
-            shard.id,
-            h.len(),
-            h.value_at_quantile(0.5),
-            h.value_at_quantile(0.99),
-            h.value_at_quantile(0.999),
-            h.max(),
-        );
-    }
+/// The shard's ring; an error says which shard and hints at the limits
+/// io_uring setups run into.
+fn ring(id: usize, cpu: usize, sockets: Vec<socket2::Socket>) -> io::Result<UdpRing> {
+    UdpRing::new(sockets).map_err(|e| {
+        let hint = match e.raw_os_error() {
+            Some(libc::ENOMEM) => {
+                " (io_uring needs locked memory: raise `ulimit -l` or systemd `LimitMEMLOCK=`)"
+            }
+            Some(libc::EPERM) => " (io_uring is disabled: sysctl kernel.io_uring_disabled)",
+            Some(libc::ENOSYS) => " (this kernel has no io_uring)",
+            _ => "",
+        };
+        io::Error::new(
+            e.kind(),
+            format!("cannot start shard {id} on CPU {cpu}: io_uring: {e}{hint}"),
+        )
+    })
 }

@@ -1,19 +1,16 @@
 //! Orderly shutdown: the starting thread blocks on SIGINT/SIGTERM, then
 //! sets a flag that every shard polls on a slow timer.
 //!
-//! The flag is the only atomic the shards share, and it is read by one
-//! timer task per shard every [`POLL`], never on the forwarding path. A
+//! The flag is the only atomic the shards share; each shard reads it once
+//! per turn of its loop, which wakes at least every [`POLL`]. A
 //! second signal while stopping exits the process at once (status 1), so an
 //! operator is never stuck behind a wedged shutdown. A shard that ends on
 //! its own (error, panic) wakes the starting thread through a [`Closer`] so
 //! the whole process stops instead of running on with a hole.
 
-use std::future::{poll_fn, Future};
 use std::io;
-use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 use log::debug;
@@ -53,13 +50,6 @@ impl Stop {
     /// Whether stop was asked.
     pub(crate) fn is_set(&self) -> bool {
         self.0.load(Ordering::Relaxed)
-    }
-
-    /// Resolves once stop was asked (checked every [`POLL`]).
-    pub(crate) async fn wait(&self) {
-        while !self.is_set() {
-            glommio::timer::sleep(POLL).await;
-        }
     }
 }
 
@@ -115,26 +105,5 @@ impl Closer {
     /// Wake the waiting thread.
     pub(crate) fn close(&self) {
         self.0.close();
-    }
-}
-
-/// Drive `fut` until it completes (`Some`) or stop is asked (`None`).
-/// For startup steps that wait on other shards (the mesh join), so a shard
-/// whose peers never came up still stops.
-pub(crate) async fn until_stopped<F: Future>(stop: &Stop, fut: F) -> Option<F::Output> {
-    let mut fut = pin!(fut);
-    loop {
-        let mut tick = pin!(glommio::timer::sleep(POLL));
-        let done = poll_fn(|cx| match fut.as_mut().poll(cx) {
-            Poll::Ready(v) => Poll::Ready(Some(v)),
-            Poll::Pending => tick.as_mut().poll(cx).map(|()| None),
-        })
-        .await;
-        if done.is_some() {
-            return done;
-        }
-        if stop.is_set() {
-            return None;
-        }
     }
 }

@@ -1,18 +1,13 @@
-//! UDP sockets built with socket2 and handed to glommio.
+//! UDP sockets built with socket2.
 //!
-//! glommio's own `UdpSocket::bind` unwraps address resolution; here every
-//! option is set explicitly (SO_REUSEPORT for the per-shard listeners,
-//! SO_RCVBUF/SO_SNDBUF, non-blocking) and a bind error comes back as an
-//! `io::Error` naming the address. Sockets are bound on the starting thread
-//! (so every bind error is reported before any shard runs) and converted
-//! with `from_raw_fd` inside the shard's executor, which owns them from then
-//! on. This file is the only one in the crate allowed `unsafe`.
-
-#![allow(unsafe_code)]
+//! Every option is set explicitly (SO_REUSEPORT for the per-shard
+//! listeners, SO_RCVBUF/SO_SNDBUF, non-blocking) and a bind error comes
+//! back as an `io::Error` naming the address. Sockets are bound on the
+//! starting thread, so every bind error is reported before any shard runs,
+//! then moved to the shard whose ring serves them.
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{FromRawFd, IntoRawFd};
 
 use log::warn;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -60,17 +55,6 @@ pub(crate) fn local_addr(socket: &Socket) -> io::Result<SocketAddr> {
         .local_addr()?
         .as_socket()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "socket has no IP address"))
-}
-
-/// Give the socket to the current glommio executor.
-///
-/// Must run inside the executor that will use the socket.
-pub(crate) fn into_glommio(socket: Socket) -> glommio::net::UdpSocket {
-    let fd = socket.into_raw_fd();
-    // SAFETY: `into_raw_fd` just released `fd` from its only owner, so it is
-    // an open, non-blocking UDP socket that nothing else will use or close;
-    // the glommio socket becomes its sole owner and closes it on drop.
-    unsafe { glommio::net::UdpSocket::from_raw_fd(fd) }
 }
 
 fn build_udp(addr: SocketAddr, buffer_bytes: usize, sharing: Sharing) -> io::Result<Socket> {

@@ -1,0 +1,335 @@
+//! One shard's event loop: its ring, its proxy, the hand-offs it receives
+//! and, on shard 0, the registry.
+//!
+//! Each turn of [`Shard::run`]:
+//! 1. install the newest registry snapshot (shards 1..n);
+//! 2. on shard 0, apply registry events and timers, publish, send probes;
+//! 3. process the hand-offs other shards queued for this one;
+//! 4. process every datagram the ring completed, in arrival order: the
+//!    proxy runs on the bytes in the receive buffer, its transmits are
+//!    queued on the ring, a datagram whose Call-ID lives elsewhere is
+//!    copied to its home shard's queue;
+//! 5. run the proxy's timers;
+//! 6. ring the doorbell of every shard that got hand-offs;
+//! 7. one `io_uring_enter`: submit the turn's sends and sleep until the next
+//!    datagram, doorbell or deadline.
+//!
+//! A datagram's transmits are queued before the next datagram is looked at,
+//! and the ring sends them in queue order, so what arrives in order leaves
+//! in order. Nothing here locks, and nothing allocates per datagram except
+//! the copy a hand-off carries. Errors are counted, logged at debug level,
+//! never fatal.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use log::{debug, info};
+
+use super::control::Control;
+use super::mesh::{HandOff, Mesh};
+use super::shutdown::{Stop, POLL};
+use super::uring::{Received, Tx, UdpRing};
+use crate::registry::{Event, NodeSet};
+use crate::sip::proxy::{Datagram, LegId, Output, Proxy};
+
+/// Lower bound on one sleep when a timer is due, so a deadline that does
+/// not advance cannot spin the core.
+const MIN_TIMER_SLEEP: Duration = Duration::from_millis(1);
+
+/// Largest processing time the histogram resolves (1 s); longer ones saturate.
+const HISTOGRAM_MAX_NS: u64 = 1_000_000_000;
+
+/// Ring socket index of the external leg (always present).
+pub(crate) const EXTERNAL: usize = 0;
+
+/// A 1 ns..1 s histogram with 3 significant digits.
+#[allow(clippy::expect_used)] // constant, valid bounds: this cannot fail
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HISTOGRAM_MAX_NS, 3).expect("1..1e9 with 3 digits is valid")
+}
+
+/// One shard: the ring and everything the datagrams are processed with.
+pub(crate) struct Shard {
+    ring: UdpRing,
+    core: Core,
+}
+
+/// A shard without its ring: what a datagram is processed with.
+pub(crate) struct Core {
+    id: usize,
+    proxy: Proxy,
+    /// Ring socket index of the internal leg; `None` = single entry point.
+    internal: Option<usize>,
+    /// Ring socket index of the registry's probe socket (shard 0).
+    probe: Option<usize>,
+    mesh: Mesh,
+    /// Events for the registry (bounded, never waited on).
+    events: crossbeam_channel::Sender<Event>,
+    /// Snapshots from shard 0 (shards 1..n).
+    snapshots: Option<crossbeam_channel::Receiver<Arc<NodeSet>>>,
+    /// The registry (shard 0).
+    control: Option<Control>,
+    counters: IoCounters,
+    /// Time spent inside `Proxy::handle` per datagram, ns.
+    handle_ns: Histogram<u64>,
+    out: Output,
+}
+
+/// Runtime-level failures of one shard (the proxy counts the SIP ones,
+/// the ring its I/O).
+#[derive(Debug, Default)]
+struct IoCounters {
+    /// Sends that could not even be queued.
+    send_errors: u64,
+    /// Transmits whose range was outside `Output::buf` (a proxy bug).
+    bad_transmits: u64,
+    /// Hand-offs dropped: peer queue full or peer gone.
+    hand_off_drops: u64,
+    /// Hand-offs a home shard tried to hand off again (dropped).
+    hand_off_loops: u64,
+    /// Registry events dropped because the queue was full.
+    event_drops: u64,
+}
+
+/// What a shard is built from (see `shards`).
+pub(crate) struct Parts {
+    pub(crate) id: usize,
+    pub(crate) proxy: Proxy,
+    pub(crate) ring: UdpRing,
+    pub(crate) internal: Option<usize>,
+    pub(crate) probe: Option<usize>,
+    pub(crate) mesh: Mesh,
+    pub(crate) events: crossbeam_channel::Sender<Event>,
+    pub(crate) snapshots: Option<crossbeam_channel::Receiver<Arc<NodeSet>>>,
+    pub(crate) control: Option<Control>,
+}
+
+// === impl Shard ===
+
+impl Shard {
+    pub(crate) fn new(p: Parts) -> Shard {
+        Shard {
+            ring: p.ring,
+            core: Core {
+                id: p.id,
+                proxy: p.proxy,
+                internal: p.internal,
+                probe: p.probe,
+                mesh: p.mesh,
+                events: p.events,
+                snapshots: p.snapshots,
+                control: p.control,
+                counters: IoCounters::default(),
+                handle_ns: new_histogram(),
+                out: Output::default(),
+            },
+        }
+    }
+
+    /// Serve until `stop` is set (checked at least every [`POLL`]), then
+    /// log the counters.
+    pub(crate) fn run(mut self, stop: &Stop) -> io::Result<()> {
+        while !stop.is_set() {
+            self.turn()?;
+        }
+        self.core.log_counters(&self.ring);
+        Ok(())
+    }
+
+    /// One turn of the loop (see the module doc).
+    fn turn(&mut self) -> io::Result<()> {
+        let core = &mut self.core;
+        core.install_snapshots();
+        if let Some(control) = core.control.as_mut() {
+            control.tick(
+                Instant::now(),
+                &mut core.proxy,
+                &mut self.ring.tx(),
+                core.probe,
+            );
+        }
+        core.take_hand_offs(&mut self.ring.tx());
+        self.ring.drain(|d, tx| core.on_received(d, tx));
+        let now = Instant::now();
+        if core.proxy.poll_timeout() <= now {
+            core.proxy.handle_timeout(now);
+        }
+        for fd in core.mesh.doorbells() {
+            self.ring.ring_doorbell(fd);
+        }
+        let timeout = core.next_deadline(now).saturating_duration_since(now);
+        self.ring.submit_and_wait(timeout)
+    }
+}
+
+// === impl Core ===
+
+impl Core {
+    fn install_snapshots(&mut self) {
+        let Some(rx) = &self.snapshots else { return };
+        if let Some(nodes) = rx.try_iter().last() {
+            self.proxy.set_nodes(nodes);
+        }
+    }
+
+    fn take_hand_offs(&mut self, tx: &mut Tx<'_>) {
+        while let Some(h) = self.mesh.try_recv() {
+            let dgram = Datagram {
+                bytes: &h.bytes,
+                src: h.src,
+                leg: h.leg,
+                handed_off: true,
+            };
+            self.process(dgram, tx);
+        }
+    }
+
+    fn on_received(&mut self, d: Received<'_>, tx: &mut Tx<'_>) {
+        if Some(d.socket) == self.probe {
+            if let Some(control) = self.control.as_mut() {
+                control.on_probe_response(d.bytes, Instant::now());
+            }
+            return;
+        }
+        let leg = if Some(d.socket) == self.internal {
+            LegId::Internal
+        } else {
+            LegId::External
+        };
+        let dgram = Datagram {
+            bytes: d.bytes,
+            src: d.src,
+            leg,
+            handed_off: false,
+        };
+        self.process(dgram, tx);
+    }
+
+    /// Run one datagram through the proxy and execute the result. A
+    /// hand-off to this very shard is handled here as if it had hopped.
+    fn process(&mut self, dgram: Datagram<'_>, tx: &mut Tx<'_>) {
+        let mut handed_off = dgram.handed_off;
+        loop {
+            self.out.clear();
+            let this = Datagram {
+                handed_off,
+                ..dgram
+            };
+            let start = Instant::now();
+            self.proxy.handle(this, start, &mut self.out);
+            let ns = start.elapsed().as_nanos().min(u128::from(HISTOGRAM_MAX_NS)) as u64;
+            self.handle_ns.saturating_record(ns.max(1));
+            self.transmit(tx);
+            self.forward_events();
+            match self.out.hand_off {
+                None => return,
+                Some(_) if handed_off => return bump(&mut self.counters.hand_off_loops),
+                Some(home) if home == self.id => handed_off = true,
+                Some(home) => return self.hand_off(home, &dgram),
+            }
+        }
+    }
+
+    /// Queue every transmit, in order, on the socket of its leg.
+    fn transmit(&mut self, tx: &mut Tx<'_>) {
+        for t in &self.out.transmits {
+            let Some(bytes) = self.out.buf.get(t.range.clone()) else {
+                bump(&mut self.counters.bad_transmits);
+                continue;
+            };
+            let socket = match t.leg {
+                LegId::Internal => self.internal.unwrap_or(EXTERNAL),
+                LegId::External => EXTERNAL,
+            };
+            if !tx.send(socket, t.dst, bytes) {
+                bump(&mut self.counters.send_errors);
+                debug!("shard {}: send to {} failed", self.id, t.dst);
+            }
+        }
+    }
+
+    fn forward_events(&mut self) {
+        for event in self.out.events.drain(..) {
+            if self.events.try_send(event).is_err() {
+                bump(&mut self.counters.event_drops);
+            }
+        }
+    }
+
+    fn hand_off(&mut self, home: usize, dgram: &Datagram<'_>) {
+        let msg = HandOff {
+            bytes: dgram.bytes.to_vec(),
+            src: dgram.src,
+            leg: dgram.leg,
+        };
+        if !self.mesh.send(home, msg) {
+            bump(&mut self.counters.hand_off_drops);
+            debug!("shard {}: hand-off to shard {home} dropped", self.id);
+        }
+    }
+
+    /// When the loop must wake up even without traffic: the proxy's and
+    /// the registry's timers, and the stop poll.
+    fn next_deadline(&self, now: Instant) -> Instant {
+        let mut deadline = now + POLL;
+        deadline = deadline.min(self.proxy.poll_timeout().max(now + MIN_TIMER_SLEEP));
+        if let Some(control) = &self.control {
+            deadline = deadline.min(control.poll_timeout(now).max(now));
+        }
+        deadline
+    }
+
+    fn log_counters(&self, ring: &UdpRing) {
+        let c = self.proxy.counters();
+        let io = &self.counters;
+        let r = ring.counters();
+        info!(
+            "shard {}: requests={} responses={} replies={} heartbeats={} hand_offs={} \
+             malformed={} too_many_hops={} no_node={} loops={} stray_responses={} dropped={} \
+             received={} recv_errors={} recv_no_buffers={} truncated={} send_errors={} \
+             direct_sends={} doorbells={} bad_transmits={} hand_off_drops={} hand_off_loops={} \
+             event_drops={}",
+            self.id,
+            c.requests_forwarded,
+            c.responses_forwarded,
+            c.replies_sent,
+            c.heartbeats,
+            c.hand_offs,
+            c.malformed,
+            c.too_many_hops,
+            c.no_node,
+            c.loops,
+            c.stray_responses,
+            c.dropped,
+            r.received,
+            r.recv_errors,
+            r.recv_no_buffers,
+            r.truncated,
+            r.send_errors + io.send_errors,
+            r.direct_sends,
+            r.doorbells,
+            io.bad_transmits,
+            io.hand_off_drops,
+            io.hand_off_loops,
+            io.event_drops,
+        );
+        let h = &self.handle_ns;
+        if !h.is_empty() {
+            info!(
+                "shard {}: time in proxy per datagram: n={} p50={}ns p99={}ns p99.9={}ns max={}ns",
+                self.id,
+                h.len(),
+                h.value_at_quantile(0.5),
+                h.value_at_quantile(0.99),
+                h.value_at_quantile(0.999),
+                h.max(),
+            );
+        }
+    }
+}
+
+fn bump(counter: &mut u64) {
+    *counter = counter.wrapping_add(1);
+}
