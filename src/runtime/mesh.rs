@@ -9,6 +9,10 @@
 //! would. After a turn, the sender rings the doorbell of every shard it
 //! queued for (one `IORING_OP_MSG_RING` per shard per turn, submitted with
 //! the sender's own `io_uring_enter`), which wakes that shard's wait.
+//!
+//! The copy a hand-off carries goes back to the shard that made it once
+//! processed (a second queue per shard, of spare buffers), so hops do not
+//! allocate once every shard has a few spares.
 
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -21,6 +25,9 @@ use crate::sip::proxy::LegId;
 /// Hand-off queue depth per shard.
 const QUEUE: usize = 4096;
 
+/// Spare buffers a shard keeps at most (beyond, returned buffers are freed).
+const SPARES: usize = 256;
+
 /// A datagram on its way to its home shard.
 #[derive(Debug)]
 pub(crate) struct HandOff {
@@ -30,13 +37,20 @@ pub(crate) struct HandOff {
     pub(crate) src: SocketAddr,
     /// The socket it arrived on (the home shard answers from its own one).
     pub(crate) leg: LegId,
+    /// The shard that made the copy (gets the buffer back).
+    pub(crate) from: usize,
 }
 
 /// One shard's end of the mesh.
 pub(crate) struct Mesh {
+    /// This shard's index.
+    id: usize,
     /// Inboxes of every shard, by shard index (this one's included, unused).
     peers: Vec<Sender<HandOff>>,
     inbox: Receiver<HandOff>,
+    /// Spare-buffer queues of every shard, by shard index, and this one's.
+    spares_of: Vec<Sender<Vec<u8>>>,
+    spares: Receiver<Vec<u8>>,
     /// Every shard's ring, by shard index (duplicated descriptors: a ring
     /// stays valid while any shard may still ring it).
     rings: Arc<[OwnedFd]>,
@@ -45,35 +59,68 @@ pub(crate) struct Mesh {
     listed: Vec<bool>,
 }
 
-/// Inboxes for `shards` shards: every sender, and each shard's receiver.
-pub(crate) fn inboxes(shards: usize) -> (Vec<Sender<HandOff>>, Vec<Receiver<HandOff>>) {
-    (0..shards)
+/// The ends one shard takes from the [`Wiring`].
+pub(crate) struct Ends {
+    id: usize,
+    peers: Vec<Sender<HandOff>>,
+    inbox: Receiver<HandOff>,
+    spares_of: Vec<Sender<Vec<u8>>>,
+    spares: Receiver<Vec<u8>>,
+}
+
+/// Queues for `shards` shards: the ends of each, in shard order.
+pub(crate) fn wire(shards: usize) -> Vec<Ends> {
+    let (peers, inboxes): (Vec<_>, Vec<_>) = (0..shards)
         .map(|_| crossbeam_channel::bounded(QUEUE))
-        .unzip()
+        .unzip();
+    let (spares_of, spares): (Vec<_>, Vec<_>) = (0..shards)
+        .map(|_| crossbeam_channel::bounded(SPARES))
+        .unzip();
+    inboxes
+        .into_iter()
+        .zip(spares)
+        .enumerate()
+        .map(|(id, (inbox, spares))| Ends {
+            id,
+            peers: peers.clone(),
+            inbox,
+            spares_of: spares_of.clone(),
+            spares,
+        })
+        .collect()
 }
 
 // === impl Mesh ===
 
 impl Mesh {
-    pub(crate) fn new(
-        peers: Vec<Sender<HandOff>>,
-        inbox: Receiver<HandOff>,
-        rings: Arc<[OwnedFd]>,
-    ) -> Mesh {
-        let n = peers.len();
+    pub(crate) fn new(ends: Ends, rings: Arc<[OwnedFd]>) -> Mesh {
+        let n = ends.peers.len();
         Mesh {
-            peers,
-            inbox,
+            id: ends.id,
+            peers: ends.peers,
+            inbox: ends.inbox,
+            spares_of: ends.spares_of,
+            spares: ends.spares,
             rings,
             pending: Vec::with_capacity(n),
             listed: vec![false; n],
         }
     }
 
-    /// Queue `msg` for shard `home`; `false` when dropped (full or gone).
-    pub(crate) fn send(&mut self, home: usize, msg: HandOff) -> bool {
+    /// Queue a copy of `bytes` for shard `home`; `false` when dropped
+    /// (full or gone).
+    pub(crate) fn send(&mut self, home: usize, bytes: &[u8], src: SocketAddr, leg: LegId) -> bool {
         let Some(peer) = self.peers.get(home) else {
             return false;
+        };
+        let mut copy = self.spares.try_recv().unwrap_or_default();
+        copy.clear();
+        copy.extend_from_slice(bytes);
+        let msg = HandOff {
+            bytes: copy,
+            src,
+            leg,
+            from: self.id,
         };
         if peer.try_send(msg).is_err() {
             return false;
@@ -90,6 +137,13 @@ impl Mesh {
     /// The next hand-off queued for this shard.
     pub(crate) fn try_recv(&self) -> Option<HandOff> {
         self.inbox.try_recv().ok()
+    }
+
+    /// Give a processed hand-off's buffer back to the shard that made it.
+    pub(crate) fn recycle(&self, h: HandOff) {
+        if let Some(spares) = self.spares_of.get(h.from) {
+            let _ = spares.try_send(h.bytes); // full: the buffer is freed
+        }
     }
 
     /// The rings of the shards queued for since the last call.

@@ -17,7 +17,7 @@
 //! A datagram's transmits are queued before the next datagram is looked at,
 //! and the ring sends them in queue order, so what arrives in order leaves
 //! in order. Nothing here locks, and nothing allocates per datagram except
-//! the copy a hand-off carries. Errors are counted, logged at debug level,
+//! the copy a hand-off carries (its buffer is recycled). Errors are counted, logged at debug level,
 //! never fatal.
 
 use std::io;
@@ -28,7 +28,7 @@ use hdrhistogram::Histogram;
 use log::{debug, info};
 
 use super::control::Control;
-use super::mesh::{HandOff, Mesh};
+use super::mesh::Mesh;
 use super::shutdown::{Stop, POLL};
 use super::uring::{Received, Tx, UdpRing};
 use crate::registry::{Event, NodeSet};
@@ -183,6 +183,7 @@ impl Core {
                 handed_off: true,
             };
             self.process(dgram, tx);
+            self.mesh.recycle(h);
         }
     }
 
@@ -259,12 +260,7 @@ impl Core {
     }
 
     fn hand_off(&mut self, home: usize, dgram: &Datagram<'_>) {
-        let msg = HandOff {
-            bytes: dgram.bytes.to_vec(),
-            src: dgram.src,
-            leg: dgram.leg,
-        };
-        if !self.mesh.send(home, msg) {
+        if !self.mesh.send(home, dgram.bytes, dgram.src, dgram.leg) {
             bump(&mut self.counters.hand_off_drops);
             debug!("shard {}: hand-off to shard {home} dropped", self.id);
         }

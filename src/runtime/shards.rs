@@ -26,7 +26,7 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::control::Control;
-use super::mesh::{HandOff, Mesh};
+use super::mesh::{Ends, Mesh};
 use super::shard::{Parts, Shard, EXTERNAL};
 use super::shutdown::{Closer, Stop};
 use super::uring::UdpRing;
@@ -45,9 +45,8 @@ pub(crate) struct ShardSetup {
     first: Arc<NodeSet>,
     events: Sender<Event>,
     stop: Stop,
-    /// Every shard's hand-off inbox, by shard index.
-    peers: Vec<Sender<HandOff>>,
-    inbox: Receiver<HandOff>,
+    /// This shard's ends of the mesh queues.
+    mesh: Ends,
     external: socket2::Socket,
     internal: Option<socket2::Socket>,
     role: Role,
@@ -128,7 +127,7 @@ fn available_cpus() -> Vec<usize> {
 /// One setup per shard, in shard order.
 pub(crate) fn setups(common: Common) -> Vec<ShardSetup> {
     let shards = common.external.len();
-    let (peers, inboxes) = super::mesh::inboxes(shards);
+    let ends = super::mesh::wire(shards);
     let mut internal = common.internal.map(Vec::into_iter);
     let mut roles = Vec::with_capacity(shards);
     roles.push(Role::Control(Box::new(common.control)));
@@ -137,17 +136,16 @@ pub(crate) fn setups(common: Common) -> Vec<ShardSetup> {
         .external
         .into_iter()
         .zip(roles)
-        .zip(inboxes)
+        .zip(ends)
         .enumerate()
-        .map(|(id, ((external, role), inbox))| ShardSetup {
+        .map(|(id, ((external, role), mesh))| ShardSetup {
             id,
             shards,
             cfg: Arc::clone(&common.cfg),
             first: Arc::clone(&common.first),
             events: common.events.clone(),
             stop: common.stop.clone(),
-            peers: peers.clone(),
-            inbox,
+            mesh,
             external,
             internal: internal.as_mut().and_then(Iterator::next),
             role,
@@ -254,8 +252,7 @@ fn shard_main(
         first,
         events,
         stop,
-        peers,
-        inbox,
+        mesh,
         external,
         internal,
         role,
@@ -300,7 +297,7 @@ fn shard_main(
         ring,
         internal,
         probe,
-        mesh: Mesh::new(peers, inbox, rings),
+        mesh: Mesh::new(mesh, rings),
         events,
         snapshots,
         control,
