@@ -207,7 +207,9 @@ impl UdpRing {
             .build()
             .flags(squeue::Flags::SKIP_SUCCESS)
             .user_data(tag(TAG_RANG, 0));
-        self.tx().push(entry);
+        if !self.tx().push(entry) {
+            self.counters.doorbell_errors += 1;
+        }
     }
 
     /// Submit everything queued, then sleep until at least one completion
@@ -289,13 +291,14 @@ impl UdpRing {
         drop(tx);
         drop(cq);
         self.bufs.publish();
-        if ended != 0 {
+        if ended != 0 || self.sockets.iter().any(|l| !l.armed) {
             self.rearm_ended(ended);
         }
         handled
     }
 
-    /// Queue a multishot receive on every socket that has none.
+    /// Queue a multishot receive on every socket that has none (at start,
+    /// and for any whose receive could not be queued).
     fn arm_receives(&mut self) {
         for i in 0..self.sockets.len() {
             self.arm(i);
@@ -305,14 +308,12 @@ impl UdpRing {
     /// Re-arm the receives the kernel ended (bit i = socket i; their last
     /// completion had no `MORE` flag).
     fn rearm_ended(&mut self, ended: u64) {
-        for i in 0..self.sockets.len().min(64) {
+        for (i, l) in self.sockets.iter_mut().enumerate().take(64) {
             if ended & (1 << i) != 0 {
-                if let Some(l) = self.sockets.get_mut(i) {
-                    l.armed = false;
-                }
-                self.arm(i);
+                l.armed = false;
             }
         }
+        self.arm_receives();
     }
 
     fn arm(&mut self, i: usize) {
@@ -327,9 +328,9 @@ impl UdpRing {
         )
         .build()
         .user_data(tag(TAG_RECV, i));
-        self.tx().push(entry);
+        let queued = self.tx().push(entry);
         if let Some(l) = self.sockets.get_mut(i) {
-            l.armed = true;
+            l.armed = queued;
         }
     }
 }
@@ -403,26 +404,28 @@ impl Tx<'_> {
             .flags(libc::MSG_DONTWAIT)
             .build()
             .user_data(tag(TAG_SEND, index as usize));
-        self.push(entry);
-        true
+        if self.push(entry) {
+            return true;
+        }
+        self.slots.free.push(index);
+        false
     }
 
     /// Queue `entry`, submitting what is queued first if the ring is full.
-    fn push(&mut self, entry: Entry) {
+    /// `false` when the kernel would not take entries (the caller counts it).
+    fn push(&mut self, entry: Entry) -> bool {
         loop {
             // SAFETY: every entry built in this module points only into
             // memory owned by the `UdpRing` (msghdrs, send slots, buffers)
             // that stays put until its completion or the ring's drop.
             if unsafe { self.sq.push(&entry) }.is_ok() {
-                return;
+                return true;
             }
             self.sq.sync();
             if self.submitter.submit().is_err() {
                 // The kernel refused even to take entries: give this one up
-                // rather than spin (counted as a send error by the caller's
-                // view: the completion never comes).
-                self.counters.send_errors += 1;
-                return;
+                // rather than spin.
+                return false;
             }
             self.sq.sync();
         }
