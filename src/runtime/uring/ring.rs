@@ -255,6 +255,8 @@ impl UdpRing {
         };
         // Sockets whose multishot receive ended (bit i = socket i).
         let mut ended: u64 = 0;
+        // Sockets whose receive failed (re-armed at the next drain).
+        let mut failed: u64 = 0;
         let mut handled = 0;
         cq.sync();
         for cqe in &mut cq {
@@ -262,13 +264,21 @@ impl UdpRing {
             let index = (data & INDEX_MASK) as usize;
             match data >> TAG_SHIFT {
                 TAG_RECV => {
-                    if !cqueue::more(cqe.flags()) {
-                        ended |= 1u64.checked_shl(index as u32).unwrap_or(0);
-                    }
+                    let bit = 1u64.checked_shl(index as u32).unwrap_or(0);
                     let Some(bid) = cqueue::buffer_select(cqe.flags()) else {
-                        count_recv_error(tx.counters, cqe.result());
+                        // No buffer: out of buffers (re-armed below, once
+                        // this batch's are back) or a socket error (re-armed
+                        // next turn, so a persistent error cannot spin).
+                        if count_recv_error(tx.counters, cqe.result()) {
+                            ended |= bit;
+                        } else {
+                            failed |= bit;
+                        }
                         continue;
                     };
+                    if !cqueue::more(cqe.flags()) {
+                        ended |= bit;
+                    }
                     if let Some(d) = received(
                         &self.bufs,
                         &self.sockets,
@@ -293,6 +303,11 @@ impl UdpRing {
         self.bufs.publish();
         if ended != 0 || self.sockets.iter().any(|l| !l.armed) {
             self.rearm_ended(ended);
+        }
+        for (i, l) in self.sockets.iter_mut().enumerate().take(64) {
+            if failed & (1 << i) != 0 {
+                l.armed = false;
+            }
         }
         handled
     }
@@ -367,11 +382,15 @@ fn received<'a>(
     Some(Received { socket, src, bytes })
 }
 
-fn count_recv_error(counters: &mut RingCounters, result: i32) {
+/// Count a receive completion without a buffer; `true` if it only ran out
+/// of buffers.
+fn count_recv_error(counters: &mut RingCounters, result: i32) -> bool {
     if result == -libc::ENOBUFS {
         counters.recv_no_buffers += 1;
+        true
     } else {
         counters.recv_errors += 1;
+        false
     }
 }
 
@@ -474,6 +493,7 @@ impl SendSlots {
 /// A ring for UDP forwarding: single issuer, completions only when we
 /// enter the kernel; falls back to plainer setups on older kernels.
 fn build_ring() -> io::Result<IoUring> {
+    check_kernel()?;
     let tuned = IoUring::builder()
         .setup_cqsize(CQ_ENTRIES)
         .setup_submit_all()
@@ -486,6 +506,24 @@ fn build_ring() -> io::Result<IoUring> {
             .setup_cqsize(CQ_ENTRIES)
             .build(SQ_ENTRIES),
     }
+}
+
+/// Multishot `recvmsg` needs Linux 6.0; an older kernel would fail every
+/// receive, so refuse to start with a clear message instead.
+fn check_kernel() -> io::Result<()> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release.trim().split(['.', '-']);
+    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    if major >= 6 || release.is_empty() {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!(
+            "Linux {} is too old: multishot UDP receive needs 6.0 or later",
+            release.trim()
+        ),
+    ))
 }
 
 /// The `msghdr` a multishot `recvmsg` uses as its layout template.
