@@ -3,11 +3,13 @@
 
 One command per scenario:
 
-  loadtest/run.py fixed --rate 1000 --calls 20000 --targets balancer,kamailio,relay --shards 1,2
+  loadtest/run.py fixed --rate 1000 --calls 20000 --targets balancer,kamailio,relay,relay-glommio --shards 1,2
   loadtest/run.py ramp  --start 500 --step 250 --max-rate 8000 --step-seconds 10 --targets kamailio,relay
 
 For every (target, shards) pair it starts two SIPp UAS nodes, the target
-(balancer | kamailio | relay), a loopback capture (tshark), then the SIPp UAC
+(balancer | kamailio | relay | relay-glommio; relay = udp-relay on the
+balancer's io_uring driver, relay-glommio = udp-relay --io glommio, the
+naive-glommio baseline), a loopback capture (tshark), then the SIPp UAC
 at a fixed rate for a bounded number of calls; it prints a progress line every
 second and writes a markdown summary to loadtest/results/<date>-<hostname>.md
 together with the exact command line. See loadtest/README.md.
@@ -29,7 +31,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCEN = os.path.join(ROOT, "sipp-scenarios")
 LT = os.path.join(ROOT, "loadtest")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-TARGETS = ("balancer", "kamailio", "relay")
+TARGETS = ("balancer", "kamailio", "relay", "relay-glommio")
+# udp-relay targets and the --io each runs with (ratios are against "relay")
+RELAYS = {"relay": "uring", "relay-glommio": "glommio"}
 
 
 # --------------------------------------------------------------------------
@@ -210,12 +214,12 @@ def start_target(name, shards, transport, ports, rundir, args):
     # histogram of time spent inside the proxy (read back by in_proxy()).
     env.setdefault("RUST_LOG", "info")
     out = open(os.path.join(rundir, f"{name}.out"), "w")
-    if name == "relay":
+    if name in RELAYS:
         if transport != "udp":
-            return None, "relay is UDP only"
-        cmd = [args.relay_bin, "--external", f"127.0.0.1:{ports.ext}",
+            return None, f"{name} is UDP only"
+        cmd = [args.relay_bin, "--io", RELAYS[name], "--external", f"127.0.0.1:{ports.ext}",
                "--internal", f"127.0.0.1:{ports.int}",
-               "--shards", str(shards), "--stats-file", os.path.join(rundir, "relay.stats")]
+               "--shards", str(shards), "--stats-file", os.path.join(rundir, f"{name}.stats")]
         if shards > 1:
             cmd += ["--cpus", cpus]
         for p in ports.nodes:
@@ -523,9 +527,9 @@ def run_once(target, shards, rate, calls, args, rundir, label=""):
         stop(tgt, signal.SIGTERM)
         if cap is not None:
             stop(cap, signal.SIGINT, grace=10)
-    if target == "relay":
+    if target in RELAYS:
         try:
-            with open(os.path.join(rundir, "relay.stats")) as f:
+            with open(os.path.join(rundir, f"{target}.stats")) as f:
                 kv = dict(x.split("=") for x in f.read().split())
             res["fwd_target"] = int(kv["forwarded"])
         except (OSError, KeyError, ValueError):
@@ -556,12 +560,15 @@ def pair(t, f="{:.0f}"):
 
 def table(results, ramp=False):
     by = {(r["target"], r["shards"]): r for r in results}
+    # a "× relay-glommio" column only when that target was run
+    vs = ["kamailio", "relay"] + (["relay-glommio"] if any(
+        r["target"] == "relay-glommio" for r in results) else [])
     hdr = ["target", "shards", "transport"]
     if ramp:
-        hdr += ["max cps with 0 failed", "× kamailio", "× relay", "CPU µs/msg at that rate"]
+        hdr += ["max cps with 0 failed"] + [f"× {o}" for o in vs] + ["CPU µs/msg at that rate"]
     else:
         hdr += ["rate asked", "calls ok", "failed", "calls/s achieved", "msgs fwd",
-                "CPU µs/msg", "× kamailio", "× relay", "SIPp RTT INVITE→200 p50/p99 ms",
+                "CPU µs/msg"] + [f"× {o}" for o in vs] + ["SIPp RTT INVITE→200 p50/p99 ms",
                 "SIPp RTT BYE→200 p50/p99 ms", "hop p50/p99 µs (all)", "down p50/p99 µs",
                 "up p50/p99 µs"]
     lines = ["| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
@@ -578,15 +585,14 @@ def table(results, ramp=False):
             return f"{v / o:.2f}" if v and o else "–"
         row = [r["target"], str(r["shards"]), r["transport"]]
         if ramp:
-            row += [fmt(v, "{:.0f}") + (" (hit --max-rate/--max-steps)" if r.get("capped") else ""),
-                    ratio("kamailio"), ratio("relay"),
-                    fmt(r.get("cpu_at_max"), "{:.1f}")]
+            row += [fmt(v, "{:.0f}") + (" (hit --max-rate/--max-steps)" if r.get("capped") else "")]
+            row += [ratio(o) for o in vs] + [fmt(r.get("cpu_at_max"), "{:.1f}")]
         else:
             hop = r.get("hop") or {}
             row += [str(r["rate"]), str(r.get("ok", "–")), str(r.get("failed", "–")),
-                    fmt(r.get("achieved")), str(r.get("fwd", "–")), fmt(v),
-                    ratio("kamailio"), ratio("relay"),
-                    pair(r.get("rtt_invite")), pair(r.get("rtt_bye")),
+                    fmt(r.get("achieved")), str(r.get("fwd", "–")), fmt(v)]
+            row += [ratio(o) for o in vs]
+            row += [pair(r.get("rtt_invite")), pair(r.get("rtt_bye")),
                     pair(hop.get("all")), pair(hop.get("down")), pair(hop.get("up"))]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
@@ -626,7 +632,7 @@ def env_notes(args):
 
 
 def check_bins(args, targets):
-    if "relay" in targets and not os.path.exists(args.relay_bin):
+    if any(t in RELAYS for t in targets) and not os.path.exists(args.relay_bin):
         log(f"building udp-relay ({args.relay_bin} missing)")
         subprocess.run(["cargo", "build", "--release", "--bin", "udp-relay"], cwd=ROOT, check=True)
 
@@ -712,9 +718,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="scenario", required=True)
 
-    def common(p):
-        p.add_argument("--targets", default="balancer,kamailio,relay",
-                       help="comma list of balancer,kamailio,relay (default all three)")
+    def common(p, targets):
+        p.add_argument("--targets", default=targets,
+                       help="comma list of " + ",".join(TARGETS) + f" (default {targets})")
         p.add_argument("--shards", default="1,2", help="shard / worker counts, comma list (default 1,2)")
         p.add_argument("--transport", default="udp", choices=["udp", "tcp"])
         p.add_argument("--base-port", type=int, default=15060,
@@ -736,11 +742,11 @@ def main():
         p.add_argument("--workdir", default="/tmp/sip-lb-loadtest", help="raw files of each run")
 
     f = sub.add_parser("fixed", help="fixed rate, bounded call count")
-    common(f)
+    common(f, "balancer,kamailio,relay,relay-glommio")
     f.add_argument("--rate", type=int, default=1000)
     f.add_argument("--calls", type=int, default=20000)
     r = sub.add_parser("ramp", help="step the rate up until a step fails; report the last good rate")
-    common(r)
+    common(r, "balancer,kamailio,relay")
     r.add_argument("--start", type=int, default=500)
     r.add_argument("--step", type=int, default=250)
     r.add_argument("--max-rate", type=int, default=10000)

@@ -1,8 +1,6 @@
 //! `udp-relay`: the floor the balancer is measured against.
 //!
-//! A bare SIP-over-UDP relay on the balancer's own I/O stack (glommio 0.9
-//! `UdpSocket`, built from a `socket2` socket with SO_REUSEPORT, one pinned
-//! executor per shard). It parses nothing beyond the Call-ID and never
+//! A bare SIP-over-UDP relay. It parses nothing beyond the Call-ID and never
 //! modifies a datagram:
 //!
 //! * a datagram arriving on the **external** socket (from the UAC) is sent,
@@ -12,6 +10,16 @@
 //! * a datagram arriving on the **internal** socket (a response from a node,
 //!   which answers to the source of the request, i.e. our internal socket) is
 //!   sent, unchanged, from the external socket to the remembered client.
+//!
+//! Two I/O implementations of exactly that, chosen with `--io`:
+//!
+//! * `uring` (default, [`uring_io`]): the balancer's own I/O,
+//!   `sip_balancer::runtime::uring::UdpRing` on one pinned thread per shard;
+//! * `glommio` ([`glommio_io`]): glommio 0.9 `UdpSocket`, one pinned
+//!   executor per shard, two tasks per shard; the naive-glommio baseline.
+//!
+//! Both bind, per shard, one external and one internal `socket2` socket with
+//! SO_REUSEPORT ([`reuseport_socket`]).
 //!
 //! The client address is one value shared by the shards (a relaxed atomic
 //! load per response, a store only when it changes): the harness has exactly
@@ -23,37 +31,65 @@
 //! ```text
 //! udp-relay --external 127.0.0.1:15060 --internal 127.0.0.1:15065 \
 //!           --node 127.0.0.1:15070 --node 127.0.0.1:15071 \
-//!           [--shards N] [--cpus 0,1] [--client 127.0.0.1:5060] [--stats-file F]
+//!           [--io uring|glommio] [--shards N] [--cpus 0,1] \
+//!           [--client 127.0.0.1:5060] [--stats-file F]
 //! ```
 #![allow(missing_docs, unreachable_pub)]
 
+mod glommio_io;
+mod uring_io;
+
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use glommio::net::UdpSocket;
-use glommio::{LocalExecutorBuilder, Placement};
 use socket2::{Domain, Protocol, Socket, Type};
 
-const MAX_DGRAM: usize = 65_536;
+/// Which I/O stack moves the datagrams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Io {
+    /// `sip_balancer::runtime::uring::UdpRing`, as the balancer's shards.
+    Uring,
+    /// glommio 0.9 `UdpSocket` (the naive-glommio baseline).
+    Glommio,
+}
+
+impl Io {
+    fn name(self) -> &'static str {
+        match self {
+            Io::Uring => "uring",
+            Io::Glommio => "glommio",
+        }
+    }
+}
 
 struct Args {
     external: SocketAddr,
     internal: SocketAddr,
     nodes: Vec<SocketAddr>,
+    io: Io,
     shards: usize,
     cpus: Option<Vec<usize>>,
     client: Option<SocketAddrV4>,
     stats_file: Option<String>,
 }
 
+impl Args {
+    /// The CPU shard `i` is pinned to, if `--cpus` was given.
+    fn cpu_for(&self, shard: usize) -> Option<usize> {
+        match &self.cpus {
+            Some(list) if !list.is_empty() => Some(list[shard % list.len()]),
+            _ => None,
+        }
+    }
+}
+
 fn usage(msg: &str) -> ! {
     eprintln!("udp-relay: {msg}");
     eprintln!(
         "usage: udp-relay --external IP:PORT --internal IP:PORT --node IP:PORT [--node ...] \
-         [--shards N] [--cpus 0,1] [--client IP:PORT] [--stats-file PATH]"
+         [--io uring|glommio] [--shards N] [--cpus 0,1] [--client IP:PORT] [--stats-file PATH]"
     );
     std::process::exit(2)
 }
@@ -62,6 +98,7 @@ fn parse_args() -> Args {
     let mut external = None;
     let mut internal = None;
     let mut nodes = Vec::new();
+    let mut io = Io::Uring;
     let mut shards = 1usize;
     let mut cpus = None;
     let mut client = None;
@@ -80,6 +117,13 @@ fn parse_args() -> Args {
             "--external" => external = Some(addr(val())),
             "--internal" => internal = Some(addr(val())),
             "--node" => nodes.push(addr(val())),
+            "--io" => {
+                io = match val().as_str() {
+                    "uring" => Io::Uring,
+                    "glommio" => Io::Glommio,
+                    other => usage(&format!("bad --io {other} (uring or glommio)")),
+                }
+            }
             "--shards" => shards = val().parse().unwrap_or_else(|_| usage("bad --shards")),
             "--cpus" => {
                 cpus = Some(
@@ -110,6 +154,7 @@ fn parse_args() -> Args {
         external,
         internal,
         nodes,
+        io,
         shards,
         cpus,
         client,
@@ -117,6 +162,8 @@ fn parse_args() -> Args {
     }
 }
 
+/// A non-blocking UDP socket bound to `addr` with SO_REUSEPORT (one per
+/// shard and address) and 4 MiB socket buffers.
 fn reuseport_socket(addr: SocketAddr) -> std::io::Result<Socket> {
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     s.set_reuse_port(true)?;
@@ -126,16 +173,6 @@ fn reuseport_socket(addr: SocketAddr) -> std::io::Result<Socket> {
     s.set_nonblocking(true)?;
     s.bind(&addr.into())?;
     Ok(s)
-}
-
-/// Hand a socket2 (0.5) socket to glommio (which links socket2 0.4, so the
-/// `From<socket2::Socket>` impl does not apply): ownership of the fd moves.
-#[allow(unsafe_code)]
-fn into_glommio(s: Socket) -> UdpSocket {
-    use std::os::unix::io::{FromRawFd, IntoRawFd};
-    // SAFETY: `into_raw_fd` releases ownership of a valid, open UDP socket fd;
-    // glommio takes sole ownership of it here and nothing else closes it.
-    unsafe { UdpSocket::from_raw_fd(s.into_raw_fd()) }
 }
 
 /// Value of the first `Call-ID:` / `i:` header (case-insensitive), found with
@@ -177,6 +214,8 @@ fn fnv1a(b: &[u8]) -> u64 {
     h
 }
 
+/// An IPv4 client address in one `u64` (bit 63 = "set"), for the shared
+/// atomic.
 fn pack(a: SocketAddrV4) -> u64 {
     (u64::from(u32::from(*a.ip())) << 16) | u64::from(a.port()) | (1 << 63)
 }
@@ -198,6 +237,8 @@ struct Published {
     dropped: AtomicU64,
 }
 
+/// A shard's counters: datagrams in on each socket, datagrams sent on,
+/// datagrams given up (send failed, or no client known yet).
 #[derive(Default, Clone, Copy)]
 struct Counters {
     ext_in: u64,
@@ -213,105 +254,41 @@ impl Counters {
         p.forwarded.store(self.forwarded, Ordering::Relaxed);
         p.dropped.store(self.dropped, Ordering::Relaxed);
     }
+
+    fn load(p: &Published) -> Counters {
+        Counters {
+            ext_in: p.ext_in.load(Ordering::Relaxed),
+            int_in: p.int_in.load(Ordering::Relaxed),
+            forwarded: p.forwarded.load(Ordering::Relaxed),
+            dropped: p.dropped.load(Ordering::Relaxed),
+        }
+    }
+
+    fn add(&mut self, o: Counters) {
+        self.ext_in += o.ext_in;
+        self.int_in += o.int_in;
+        self.forwarded += o.forwarded;
+        self.dropped += o.dropped;
+    }
 }
 
-async fn shard(
-    args: Arc<Args>,
-    client: Arc<AtomicU64>,
-    published: Arc<Published>,
-) -> std::io::Result<()> {
-    let ext = Rc::new(into_glommio(reuseport_socket(args.external)?));
-    let int = Rc::new(into_glommio(reuseport_socket(args.internal)?));
-    let counters = Rc::new(std::cell::Cell::new(Counters::default()));
+/// The startup line on stderr, once every shard was started.
+fn announce(args: &Args) {
+    eprintln!(
+        "udp-relay: {} shard(s), io {}, external {} internal {} nodes {:?}",
+        args.shards,
+        args.io.name(),
+        args.external,
+        args.internal,
+        args.nodes
+    );
+}
 
-    // external -> internal -> node (by Call-ID hash)
-    let t_ext = {
-        let (ext, int, args, client, counters) = (
-            ext.clone(),
-            int.clone(),
-            args.clone(),
-            client.clone(),
-            counters.clone(),
-        );
-        glommio::spawn_local(async move {
-            let mut buf = vec![0u8; MAX_DGRAM];
-            let mut last_client = 0u64;
-            loop {
-                let (n, from) = match ext.recv_from(&mut buf).await {
-                    Ok(r) => r,
-                    Err(e) => {
-                        log::warn!("external recv: {e}");
-                        continue;
-                    }
-                };
-                let mut c = counters.get();
-                c.ext_in += 1;
-                if args.client.is_none() {
-                    if let SocketAddr::V4(v4) = from {
-                        let p = pack(v4);
-                        if p != last_client {
-                            last_client = p;
-                            client.store(p, Ordering::Relaxed);
-                        }
-                    }
-                }
-                let msg = &buf[..n];
-                let node = args.nodes[(fnv1a(call_id(msg)) % args.nodes.len() as u64) as usize];
-                match int.send_to(msg, node).await {
-                    Ok(_) => c.forwarded += 1,
-                    Err(e) => {
-                        c.dropped += 1;
-                        log::debug!("send to node {node}: {e}");
-                    }
-                }
-                counters.set(c);
-            }
-        })
-    };
-
-    // internal (responses from nodes) -> external -> client
-    let t_int = {
-        let (ext, int, client, counters) =
-            (ext.clone(), int.clone(), client.clone(), counters.clone());
-        glommio::spawn_local(async move {
-            let mut buf = vec![0u8; MAX_DGRAM];
-            loop {
-                let (n, _from) = match int.recv_from(&mut buf).await {
-                    Ok(r) => r,
-                    Err(e) => {
-                        log::warn!("internal recv: {e}");
-                        continue;
-                    }
-                };
-                let mut c = counters.get();
-                c.int_in += 1;
-                match unpack(client.load(Ordering::Relaxed)) {
-                    Some(to) => match ext.send_to(&buf[..n], SocketAddr::V4(to)).await {
-                        Ok(_) => c.forwarded += 1,
-                        Err(e) => {
-                            c.dropped += 1;
-                            log::debug!("send to client {to}: {e}");
-                        }
-                    },
-                    None => c.dropped += 1,
-                }
-                counters.set(c);
-            }
-        })
-    };
-
-    // publish counters every 100 ms (off the hot path)
-    let t_pub = glommio::spawn_local(async move {
-        loop {
-            glommio::timer::sleep(Duration::from_millis(100)).await;
-            counters.get().publish(&published);
-        }
-    });
-
-    t_ext.await;
-    t_int.await;
-    t_pub.await;
-    Ok(())
+/// Block until SIGINT/SIGTERM set `stop`.
+fn wait_for_stop(stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn main() {
@@ -324,42 +301,11 @@ fn main() {
             usage(&format!("signal handler: {e}"));
         }
     }
-    let mut published = Vec::new();
-    for i in 0..args.shards {
-        let placement = match &args.cpus {
-            Some(list) if !list.is_empty() => Placement::Fixed(list[i % list.len()]),
-            _ => Placement::Unbound,
-        };
-        let p = Arc::new(Published::default());
-        published.push(p.clone());
-        let (args, client) = (args.clone(), client.clone());
-        let res = LocalExecutorBuilder::new(placement)
-            .name(&format!("relay-{i}"))
-            .spawn(move || async move {
-                if let Err(e) = shard(args, client, p).await {
-                    eprintln!("udp-relay shard {i}: {e}");
-                    std::process::exit(1);
-                }
-            });
-        if let Err(e) = res {
-            usage(&format!("cannot start shard {i}: {e}"));
-        }
-    }
-    eprintln!(
-        "udp-relay: {} shard(s), external {} internal {} nodes {:?}",
-        args.shards, args.external, args.internal, args.nodes
-    );
-    while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(150)); // let the last publish land
-    let mut t = Counters::default();
-    for p in &published {
-        t.ext_in += p.ext_in.load(Ordering::Relaxed);
-        t.int_in += p.int_in.load(Ordering::Relaxed);
-        t.forwarded += p.forwarded.load(Ordering::Relaxed);
-        t.dropped += p.dropped.load(Ordering::Relaxed);
-    }
+    // Each returns once `stop` is set, with the sum of its shards' counters.
+    let t = match args.io {
+        Io::Uring => uring_io::run(args.clone(), client, stop),
+        Io::Glommio => glommio_io::run(args.clone(), client, &stop),
+    };
     let line = format!(
         "forwarded={} ext_in={} int_in={} dropped={}\n",
         t.forwarded, t.ext_in, t.int_in, t.dropped
@@ -371,4 +317,25 @@ fn main() {
         }
     }
     std::process::exit(0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_id_forms() {
+        let m = b"INVITE sip:a SIP/2.0\r\nVia: x\r\nCall-ID:  abc@h \r\n\r\nCall-ID: body";
+        assert_eq!(call_id(m), b"abc@h");
+        assert_eq!(call_id(b"BYE sip:a SIP/2.0\r\ni:x1\r\n\r\n"), b"x1");
+        assert_eq!(call_id(b"BYE sip:a SIP/2.0\r\n\r\nCall-ID: late\r\n"), b"");
+        assert_eq!(call_id(b"garbage"), b"");
+    }
+
+    #[test]
+    fn client_address_round_trips() {
+        let a = SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 1), 15080);
+        assert_eq!(unpack(pack(a)), Some(a));
+        assert_eq!(unpack(0), None);
+    }
 }
