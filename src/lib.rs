@@ -23,6 +23,9 @@ pub mod stats;
 /// The fake clock's starting point for unit tests of the sans-IO modules,
 /// which never read the clock themselves (they take `now` as an argument).
 #[cfg(test)]
+mod test_alloc;
+
+#[cfg(test)]
 pub(crate) fn test_epoch() -> std::time::Instant {
     std::time::Instant::now()
 }

@@ -30,6 +30,9 @@ mod shards;
 mod shutdown;
 mod sockets;
 pub mod uring;
+
+#[cfg(test)]
+mod tests;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;

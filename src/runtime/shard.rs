@@ -132,14 +132,14 @@ impl Shard {
     /// log the counters.
     pub(crate) fn run(mut self, stop: &Stop) -> io::Result<()> {
         while !stop.is_set() {
-            self.turn()?;
+            self.turn(POLL)?;
         }
         self.core.log_counters(&self.ring);
         Ok(())
     }
 
-    /// One turn of the loop (see the module doc).
-    fn turn(&mut self) -> io::Result<()> {
+    /// One turn of the loop (see the module doc), sleeping at most `max_wait`.
+    pub(crate) fn turn(&mut self, max_wait: Duration) -> io::Result<()> {
         let core = &mut self.core;
         core.install_snapshots();
         if let Some(control) = core.control.as_mut() {
@@ -160,7 +160,7 @@ impl Shard {
             self.ring.ring_doorbell(fd);
         }
         let timeout = core.next_deadline(now).saturating_duration_since(now);
-        self.ring.submit_and_wait(timeout)
+        self.ring.submit_and_wait(timeout.min(max_wait))
     }
 }
 
