@@ -262,14 +262,40 @@ def sipp_transport(t):
     return {"udp": "u1", "tcp": "t1"}[t]
 
 
-def start_uas(ports, rundir, transport):
+# SIPp's socket buffers (-buff_size). Its default (the kernel's 208 KiB)
+# overflows when the three SIPp processes share one saturated core and a
+# target answers a burst at once: the kernel then drops datagrams at the
+# *generator* (Udp RcvbufErrors) and the run counts failed calls that no
+# target caused. Capped by net.core.rmem_max/wmem_max; `sipp_buffer_note`
+# says so when they are lower.
+SIPP_BUFFER = 4 * 1024 * 1024
+
+
+def sipp_buffer_note():
+    """A warning line when the kernel caps SIPp's buffers below SIPP_BUFFER."""
+    low = []
+    for key in ("rmem_max", "wmem_max"):
+        try:
+            with open(f"/proc/sys/net/core/{key}") as f:
+                if int(f.read().strip()) < SIPP_BUFFER:
+                    low.append(key)
+        except (OSError, ValueError):
+            pass
+    if low:
+        return (f"note: net.core.{'/'.join(low)} < {SIPP_BUFFER} caps SIPp's socket buffers; "
+                f"raise with: sysctl -w net.core.rmem_max={SIPP_BUFFER} net.core.wmem_max={SIPP_BUFFER}")
+    return None
+
+
+def start_uas(ports, rundir, transport, cpus="0"):
     procs = []
     for i, p in enumerate(ports.nodes):
         d = os.path.join(rundir, f"uas{i + 1}")
         os.makedirs(d, exist_ok=True)
-        cmd = ["taskset", "-c", "0", "sipp", "-sf", os.path.join(SCEN, "uas.xml"),
+        cmd = ["taskset", "-c", cpus, "sipp", "-sf", os.path.join(SCEN, "uas.xml"),
                "-i", "127.0.0.1", "-p", str(p), "-t", sipp_transport(transport), "-aa",
                "-nostdin", "-trace_counts", "-trace_err", "-fd", "1",
+               "-buff_size", str(SIPP_BUFFER),
                "-timeout", "3600s", "-max_socket", "4096"]
         procs.append(subprocess.Popen(cmd, cwd=d, stdout=subprocess.DEVNULL,
                                       stderr=open(os.path.join(d, "stderr"), "w"),
@@ -418,7 +444,7 @@ def run_once(target, shards, rate, calls, args, rundir, label=""):
         return res
     uas = tgt = cap = uac = None
     try:
-        uas = start_uas(ports, rundir, args.transport)
+        uas = start_uas(ports, rundir, args.transport, args.node_cpus)
         if uas is None:
             res["error"] = "UAS nodes did not start"
             return res
@@ -437,6 +463,7 @@ def run_once(target, shards, rate, calls, args, rundir, label=""):
                    "-p", str(ports.uac), "-t", sipp_transport(args.transport),
                    "-r", str(rate), "-rp", "1000", "-m", str(calls), "-d", str(args.pause_ms),
                    "-l", str(args.max_concurrent), "-nostdin", "-recv_timeout", "5000",
+                   "-buff_size", str(SIPP_BUFFER),
                    "-timeout", f"{int(max_s)}s", "-timeout_error",
                    "-trace_stat", "-stf", "stat.csv", "-fd", "1",
                    "-trace_rtt", "-rtt_freq", "1", "-trace_counts",
@@ -729,6 +756,10 @@ def main():
         p.add_argument("--max-concurrent", type=int, default=5000, help="SIPp -l bound on open calls")
         p.add_argument("--tail-seconds", type=float, default=15.0,
                        help="UAC time bound = calls/rate + this")
+        p.add_argument("--node-cpus", default="0",
+                       help="CPUs of the two SIPp UAS nodes (default 0, with the UAC); "
+                            "1 leaves CPU 0 to the UAC so a ramp can go past its limit, "
+                            "at the price of sharing the target's CPU")
         p.add_argument("--no-capture", dest="capture", action="store_false",
                        help="skip the tshark loopback capture (no hop latency)")
         p.add_argument("--keep-pcap", action="store_true")
@@ -757,6 +788,9 @@ def main():
     args.command_line = "loadtest/run.py " + shlex.join(sys.argv[1:])
     if os.geteuid() != 0:
         log("note: not root; kamailio and glommio (locked memory) may need root")
+    note = sipp_buffer_note()
+    if note:
+        log(note)
     return cmd_fixed(args) if args.scenario == "fixed" else cmd_ramp(args)
 
 
