@@ -27,6 +27,9 @@ use crate::sip::proxy::Proxy;
 /// bound, and shard 0's idle wake-up rate.
 const EVENT_POLL: Duration = Duration::from_millis(10);
 
+/// Shortest interval between two ticks driven by the registry's deadline.
+const MIN_TIMER_STEP: Duration = Duration::from_millis(1);
+
 /// Events applied per tick, so a flood cannot starve the timers.
 const EVENTS_PER_TICK: usize = 4096;
 
@@ -57,6 +60,8 @@ pub(crate) struct Control {
     /// A probe response changed the registry since the last tick.
     dirty: bool,
     next_tick: Instant,
+    /// When the last tick ran.
+    last_tick: Instant,
 }
 
 // === impl Control ===
@@ -76,15 +81,22 @@ impl Control {
             probe_addr,
             dirty: false,
             next_tick: now,
+            last_tick: now,
         }
     }
 
     /// When [`Control::tick`] has work next (`now` if it has some now).
+    /// A registry deadline is honoured at most every [`MIN_TIMER_STEP`], so
+    /// one that does not advance cannot spin the shard.
     pub(crate) fn poll_timeout(&self, now: Instant) -> Instant {
         if self.dirty {
             return now;
         }
-        self.next_tick.min(self.registry.poll_timeout())
+        let registry = self
+            .registry
+            .poll_timeout()
+            .max(self.last_tick + MIN_TIMER_STEP);
+        self.next_tick.min(registry)
     }
 
     /// Apply events and timers, publish a changed snapshot, send due probes
@@ -100,6 +112,7 @@ impl Control {
             return;
         }
         self.next_tick = now + EVENT_POLL;
+        self.last_tick = now;
         let mut changed = std::mem::take(&mut self.dirty);
         for event in self.events.try_iter().take(EVENTS_PER_TICK) {
             changed |= self.registry.handle_event(event, now);
