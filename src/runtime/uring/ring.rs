@@ -27,12 +27,13 @@
 #![allow(unsafe_code)]
 
 use std::io;
+use std::mem::ManuallyDrop;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use io_uring::squeue::{self, Entry};
-use io_uring::types::{Fd, RecvMsgOut, SubmitArgs, Timespec};
+use io_uring::types::{CancelBuilder, Fd, RecvMsgOut, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, IoUring, SubmissionQueue, Submitter};
 use socket2::{SockAddr, SockRef, Socket};
 
@@ -63,6 +64,10 @@ const TAG_SEND: u64 = 2;
 const TAG_DOORBELL: u64 = 3;
 /// A doorbell this ring sent (completes only on failure).
 const TAG_RANG: u64 = 4;
+/// The cancellation of everything, at drop.
+const TAG_CANCEL: u64 = 5;
+/// How long a drop waits for the operations in flight to end.
+const DROP_WAIT: Duration = Duration::from_secs(1);
 const INDEX_MASK: u64 = (1 << TAG_SHIFT) - 1;
 
 /// Failures of the ring's I/O; plain integers, one set per thread.
@@ -100,14 +105,17 @@ pub struct Received<'a> {
 
 /// One thread's io_uring over its UDP sockets (see the module doc).
 pub struct UdpRing {
-    // Field order is drop order: the ring (and with it the buffer
-    // registration and every operation in flight) goes before the memory
-    // those operations point into.
     ring: IoUring,
-    bufs: BufRing,
-    sockets: Vec<Listener>,
-    slots: SendSlots,
+    // The memory operations in flight point into. Freed by `Drop` only
+    // once every operation completed (the ring itself may outlive this
+    // value: other threads hold duplicates of its descriptor), leaked if
+    // that never happens.
+    bufs: ManuallyDrop<BufRing>,
+    sockets: ManuallyDrop<Vec<Listener>>,
+    slots: ManuallyDrop<SendSlots>,
     counters: RingCounters,
+    /// Being dropped: ended receives are not re-armed.
+    closing: bool,
 }
 
 /// A socket with its multishot receive.
@@ -160,10 +168,11 @@ impl UdpRing {
             .collect();
         let mut ring = UdpRing {
             ring,
-            bufs,
-            sockets,
-            slots: SendSlots::new(),
+            bufs: ManuallyDrop::new(bufs),
+            sockets: ManuallyDrop::new(sockets),
+            slots: ManuallyDrop::new(SendSlots::new()),
             counters: RingCounters::default(),
+            closing: false,
         };
         ring.arm_receives();
         Ok(ring)
@@ -301,14 +310,12 @@ impl UdpRing {
         drop(tx);
         drop(cq);
         self.bufs.publish();
-        if ended != 0 || self.sockets.iter().any(|l| !l.armed) {
+        if self.closing {
+            self.mark_ended(ended | failed);
+        } else if ended != 0 || self.sockets.iter().any(|l| !l.armed) {
             self.rearm_ended(ended);
         }
-        for (i, l) in self.sockets.iter_mut().enumerate().take(64) {
-            if failed & (1 << i) != 0 {
-                l.armed = false;
-            }
-        }
+        self.mark_ended(failed);
         handled
     }
 
@@ -323,12 +330,22 @@ impl UdpRing {
     /// Re-arm the receives the kernel ended (bit i = socket i; their last
     /// completion had no `MORE` flag).
     fn rearm_ended(&mut self, ended: u64) {
+        self.mark_ended(ended);
+        self.arm_receives();
+    }
+
+    /// Record that the receives of `ended` (bit i = socket i) are over.
+    fn mark_ended(&mut self, ended: u64) {
         for (i, l) in self.sockets.iter_mut().enumerate().take(64) {
             if ended & (1 << i) != 0 {
                 l.armed = false;
             }
         }
-        self.arm_receives();
+    }
+
+    /// Whether any operation may still touch our memory.
+    fn busy(&self) -> bool {
+        self.sockets.iter().any(|l| l.armed) || self.slots.in_flight() > 0
     }
 
     fn arm(&mut self, i: usize) {
@@ -346,6 +363,37 @@ impl UdpRing {
         let queued = self.tx().push(entry);
         if let Some(l) = self.sockets.get_mut(i) {
             l.armed = queued;
+        }
+    }
+}
+
+impl Drop for UdpRing {
+    /// Cancel every operation and wait (bounded) for their last
+    /// completions before freeing what they point into.
+    fn drop(&mut self) {
+        self.closing = true;
+        let cancel = opcode::AsyncCancel2::new(CancelBuilder::any())
+            .build()
+            .user_data(tag(TAG_CANCEL, 0));
+        let _ = self.tx().push(cancel);
+        let deadline = Instant::now() + DROP_WAIT;
+        while self.busy() && Instant::now() < deadline {
+            if self.submit_and_wait(Duration::from_millis(10)).is_err() {
+                break;
+            }
+            self.drain(|_, _| {});
+        }
+        if self.busy() {
+            // The kernel may still write into these: leak them rather than
+            // free memory under it.
+            return;
+        }
+        // SAFETY: nothing is in flight any more (every receive ended, every
+        // send completed), and these are never used again.
+        unsafe {
+            ManuallyDrop::drop(&mut self.bufs);
+            ManuallyDrop::drop(&mut self.sockets);
+            ManuallyDrop::drop(&mut self.slots);
         }
     }
 }
@@ -480,6 +528,10 @@ impl SendSlots {
         Some((index, slot))
     }
 
+    fn in_flight(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
     fn complete(&mut self, index: usize, result: i32, counters: &mut RingCounters) {
         if result < 0 {
             counters.send_errors += 1;
@@ -566,7 +618,6 @@ fn parse_sockaddr(name: &[u8]) -> Option<SocketAddr> {
 mod tests {
     use super::*;
     use std::net::UdpSocket;
-    use std::time::Instant;
 
     fn bound() -> (Socket, SocketAddr) {
         let std = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -665,6 +716,23 @@ mod tests {
             waited < Duration::from_secs(4),
             "woken by the doorbell, not the timeout"
         );
+    }
+
+    #[test]
+    fn drop_ends_every_operation_even_while_the_ring_lives_on() {
+        let std = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = std.local_addr().unwrap();
+        std.set_nonblocking(true).unwrap();
+        let ring = UdpRing::new(vec![Socket::from(std)]).unwrap();
+        // Another thread's duplicate keeps the ring itself alive.
+        let peer_dup = ring.dup_fd().unwrap();
+        let start = Instant::now();
+        drop(ring);
+        assert!(start.elapsed() < Duration::from_millis(500));
+        // The multishot receive held the socket open; once it is cancelled
+        // the address is free again (without the cancel, EADDRINUSE).
+        UdpSocket::bind(addr).expect("the dropped ring released its socket");
+        drop(peer_dup);
     }
 
     #[test]
