@@ -109,7 +109,7 @@ def in_proxy(path):
     """The balancer's own per-shard histogram lines (time inside Proxy::handle)."""
     try:
         with open(path, errors="replace") as f:
-            return [l.split("] ", 1)[-1].strip() for l in f if "time in proxy" in l]
+            return [l.split("] ", 1)[-1].strip() for l in f if "time in proxy" in l or "kernel receive to proxy" in l]
     except OSError:
         return []
 

@@ -22,7 +22,7 @@
 
 use std::io;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
 use log::{debug, info};
@@ -74,6 +74,9 @@ pub(crate) struct Core {
     counters: IoCounters,
     /// Time spent inside `Proxy::handle` per datagram, ns.
     handle_ns: Histogram<u64>,
+    /// Time from the kernel's receive timestamp to the proxy, ns: the
+    /// wake-up, the datagrams ahead in the batch and any stall of the shard.
+    wait_ns: Histogram<u64>,
     out: Output,
 }
 
@@ -123,6 +126,7 @@ impl Shard {
                 control: p.control,
                 counters: IoCounters::default(),
                 handle_ns: new_histogram(),
+                wait_ns: new_histogram(),
                 out: Output::default(),
             },
         }
@@ -188,6 +192,10 @@ impl Core {
     }
 
     fn on_received(&mut self, d: Received<'_>, tx: &mut Tx<'_>) {
+        if let Some(rx_ns) = d.rx_ns {
+            let waited = unix_ns().saturating_sub(rx_ns).min(HISTOGRAM_MAX_NS);
+            self.wait_ns.saturating_record(waited.max(1));
+        }
         if Some(d.socket) == self.probe {
             if let Some(control) = self.control.as_mut() {
                 control.on_probe_response(d.bytes, Instant::now());
@@ -311,19 +319,31 @@ impl Core {
             io.hand_off_loops,
             io.event_drops,
         );
-        let h = &self.handle_ns;
-        if !h.is_empty() {
-            info!(
-                "shard {}: time in proxy per datagram: n={} p50={}ns p99={}ns p99.9={}ns max={}ns",
-                self.id,
-                h.len(),
-                h.value_at_quantile(0.5),
-                h.value_at_quantile(0.99),
-                h.value_at_quantile(0.999),
-                h.max(),
-            );
-        }
+        log_histogram(self.id, "time in proxy per datagram", &self.handle_ns);
+        log_histogram(self.id, "kernel receive to proxy", &self.wait_ns);
     }
+}
+
+/// One info line with the quantiles of `h` (nothing if it is empty).
+fn log_histogram(shard: usize, what: &str, h: &Histogram<u64>) {
+    if h.is_empty() {
+        return;
+    }
+    info!(
+        "shard {shard}: {what}: n={} p50={}ns p99={}ns p99.9={}ns max={}ns",
+        h.len(),
+        h.value_at_quantile(0.5),
+        h.value_at_quantile(0.99),
+        h.value_at_quantile(0.999),
+        h.max(),
+    );
+}
+
+/// Now, in ns since the Unix epoch (the clock of `SO_TIMESTAMPNS`).
+fn unix_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 fn bump(counter: &mut u64) {

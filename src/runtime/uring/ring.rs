@@ -54,6 +54,9 @@ const SEND_SLOTS: usize = 1024;
 const BGID: u16 = 0;
 /// Room for the source address in a received buffer (an IPv6 `sockaddr`).
 const NAME_LEN: u32 = size_of::<libc::sockaddr_in6>() as u32;
+/// Room for the control data: one `SCM_TIMESTAMPNS` message (header and
+/// `timespec`, both multiples of the 8-byte control alignment on 64-bit).
+const CONTROL_LEN: usize = size_of::<libc::cmsghdr>() + size_of::<libc::timespec>();
 
 /// What a completion's `user_data` says it is (high byte), the low bits
 /// being the socket or slot index.
@@ -101,6 +104,9 @@ pub struct Received<'a> {
     pub src: SocketAddr,
     /// The payload, borrowed from the receive buffer.
     pub bytes: &'a [u8],
+    /// When the kernel received it (`SO_TIMESTAMPNS`, ns since the Unix
+    /// epoch), if the socket reports it.
+    pub rx_ns: Option<u64>,
 }
 
 /// One thread's io_uring over its UDP sockets (see the module doc).
@@ -160,6 +166,7 @@ impl UdpRing {
         bufs.register(&ring.submitter())?;
         let sockets = sockets
             .into_iter()
+            .inspect(enable_rx_timestamps)
             .map(|socket| Listener {
                 socket,
                 msghdr: Box::new(recv_msghdr()),
@@ -427,11 +434,47 @@ fn received<'a>(
     let start = buf.len().checked_sub(out.payload_data().len())?;
     let bytes = buf.get(start..)?;
     counters.received += 1;
-    Some(Received { socket, src, bytes })
+    Some(Received {
+        socket,
+        src,
+        bytes,
+        rx_ns: rx_timestamp(out.control_data()),
+    })
 }
 
 /// Count a receive completion without a buffer; `true` if it only ran out
 /// of buffers.
+/// The `SCM_TIMESTAMPNS` value in a datagram's control data, in ns.
+fn rx_timestamp(control: &[u8]) -> Option<u64> {
+    const HDR: usize = size_of::<libc::cmsghdr>();
+    let level = i32::from_ne_bytes(control.get(HDR - 8..HDR - 4)?.try_into().ok()?);
+    let kind = i32::from_ne_bytes(control.get(HDR - 4..HDR)?.try_into().ok()?);
+    if level != libc::SOL_SOCKET || kind != libc::SCM_TIMESTAMPNS {
+        return None;
+    }
+    let sec = i64::from_ne_bytes(control.get(HDR..HDR + 8)?.try_into().ok()?);
+    let nsec = i64::from_ne_bytes(control.get(HDR + 8..HDR + 16)?.try_into().ok()?);
+    let ns = sec.checked_mul(1_000_000_000)?.checked_add(nsec)?;
+    u64::try_from(ns).ok()
+}
+
+/// Ask the kernel to stamp each received datagram (`SO_TIMESTAMPNS`);
+/// without it datagrams simply carry no timestamp.
+fn enable_rx_timestamps(socket: &Socket) {
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor, and a pointer to an int of the
+    // size passed, which is what SO_TIMESTAMPNS takes.
+    let _ = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&on as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+}
+
 fn count_recv_error(counters: &mut RingCounters, result: i32) -> bool {
     if result == -libc::ENOBUFS {
         counters.recv_no_buffers += 1;
@@ -583,6 +626,7 @@ fn recv_msghdr() -> libc::msghdr {
     // SAFETY: msghdr is plain old data; all-zero is a valid value.
     let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
     hdr.msg_namelen = NAME_LEN;
+    hdr.msg_controllen = CONTROL_LEN;
     hdr
 }
 
@@ -627,12 +671,12 @@ mod tests {
     }
 
     /// Wait until `n` datagrams were drained (bounded in time).
-    fn collect(ring: &mut UdpRing, n: usize) -> Vec<(usize, SocketAddr, Vec<u8>)> {
+    fn collect(ring: &mut UdpRing, n: usize) -> Vec<(usize, SocketAddr, Vec<u8>, Option<u64>)> {
         let mut got = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(5);
         while got.len() < n && Instant::now() < deadline {
             ring.submit_and_wait(Duration::from_millis(50)).unwrap();
-            ring.drain(|d, _| got.push((d.socket, d.src, d.bytes.to_vec())));
+            ring.drain(|d, _| got.push((d.socket, d.src, d.bytes.to_vec(), d.rx_ns)));
         }
         got
     }
@@ -660,6 +704,16 @@ mod tests {
             .collect();
         assert_eq!(on_a, expected, "one socket's datagrams keep their order");
         assert!(got.iter().all(|g| g.1 == peer.local_addr().unwrap()));
+        let now_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        assert!(
+            got.iter().all(|g| g
+                .3
+                .is_some_and(|t| t <= now_ns && now_ns - t < 10_000_000_000)),
+            "every datagram carries its kernel receive time"
+        );
 
         peer.send_to(b"ping", a_addr).unwrap();
         let mut echoed = 0;
