@@ -257,8 +257,10 @@ fn shard_main(
         internal,
         role,
     } = setup;
-    // Ring socket indices: external first, then internal, then the probe.
-    let mut sockets = vec![external];
+    // Ring socket indices: external first (`EXTERNAL`), then internal,
+    // then the probe.
+    let mut sockets = Vec::with_capacity(3);
+    sockets.insert(EXTERNAL, external);
     let internal = internal.map(|s| {
         sockets.push(s);
         sockets.len() - 1
@@ -277,7 +279,6 @@ fn shard_main(
         }
         Role::Worker(rx) => (None, Some(rx), None),
     };
-    debug_assert_eq!(EXTERNAL, 0);
     let ring = match pin(id, cpu).and_then(|()| ring(id, cpu, sockets)) {
         Ok(ring) => ring,
         Err(e) => {
