@@ -142,6 +142,12 @@ impl Shard {
         Ok(())
     }
 
+    /// Datagrams this shard handed to another one so far.
+    #[cfg(test)]
+    pub(crate) fn hand_offs(&self) -> u64 {
+        self.core.proxy.counters().hand_offs
+    }
+
     /// One turn of the loop (see the module doc), sleeping at most `max_wait`.
     pub(crate) fn turn(&mut self, max_wait: Duration) -> io::Result<()> {
         let core = &mut self.core;
