@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::mesh::{self, Mesh};
 use super::shard::{Parts, Shard};
-use super::sockets::{self, Sharing};
+use super::sockets;
 use super::uring::UdpRing;
 use crate::registry::{Node, NodeId, NodeSet, NodeSource, NodeState};
 use crate::sip::proxy::Proxy;
