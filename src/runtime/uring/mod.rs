@@ -9,8 +9,18 @@
 //! receive per socket into a provided-buffer ring, sends queued as ring
 //! entries, and one `io_uring_enter` that submits a batch's sends and waits
 //! for the next datagrams (loadtest/README.md has the measurements).
+//!
+//! - `ring`: [`UdpRing`], [`Tx`]: setup, receive, send, doorbells, wait, drop.
+//! - `bufs`: the provided-buffer ring the receives pick from.
+//! - `recv`: the `msghdr` template, source addresses, receive timestamps.
+//! - `slots`: storage for the sends in flight.
 
 mod bufs;
+mod recv;
 mod ring;
+mod slots;
+
+#[cfg(test)]
+mod tests;
 
 pub use ring::{Received, RingCounters, Tx, UdpRing};

@@ -28,7 +28,7 @@
 
 use std::io;
 use std::mem::ManuallyDrop;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
@@ -38,6 +38,8 @@ use io_uring::{cqueue, opcode, IoUring, SubmissionQueue, Submitter};
 use socket2::{SockAddr, SockRef, Socket};
 
 use super::bufs::BufRing;
+use super::recv::{enable_rx_timestamps, parse_sockaddr, recv_msghdr, rx_timestamp};
+use super::slots::SendSlots;
 
 /// Submission queue depth.
 const SQ_ENTRIES: u32 = 1024;
@@ -48,16 +50,8 @@ const RECV_BUFFERS: u16 = 128;
 /// Bytes per receive buffer: the `recvmsg` header, the source address and
 /// the largest UDP payload.
 const RECV_BUFFER_SIZE: usize = 64 * 1024 + 128;
-/// Sends in flight at most; beyond, a direct `sendto`.
-const SEND_SLOTS: usize = 1024;
 /// Buffer group id of the receive buffers.
 const BGID: u16 = 0;
-/// Room for the source address in a received buffer (an IPv6 `sockaddr`).
-const NAME_LEN: u32 = size_of::<libc::sockaddr_in6>() as u32;
-/// Room for the control data: one `SCM_TIMESTAMPNS` message (header and
-/// `timespec`, both multiples of the 8-byte control alignment on 64-bit).
-const CONTROL_LEN: usize = size_of::<libc::cmsghdr>() + size_of::<libc::timespec>();
-
 /// What a completion's `user_data` says it is (high byte), the low bits
 /// being the socket or slot index.
 const TAG_SHIFT: u32 = 56;
@@ -132,17 +126,6 @@ struct Listener {
     msghdr: Box<libc::msghdr>,
     /// Whether a multishot receive is in flight.
     armed: bool,
-}
-
-/// Storage for sends in flight, reused.
-struct SendSlots {
-    slots: Box<[SendSlot]>,
-    free: Vec<u32>,
-}
-
-struct SendSlot {
-    buf: Vec<u8>,
-    dst: SockAddr,
 }
 
 /// Queues sends on a ring; given to [`UdpRing::drain`]'s callback and
@@ -444,37 +427,6 @@ fn received<'a>(
 
 /// Count a receive completion without a buffer; `true` if it only ran out
 /// of buffers.
-/// The `SCM_TIMESTAMPNS` value in a datagram's control data, in ns.
-fn rx_timestamp(control: &[u8]) -> Option<u64> {
-    const HDR: usize = size_of::<libc::cmsghdr>();
-    let level = i32::from_ne_bytes(control.get(HDR - 8..HDR - 4)?.try_into().ok()?);
-    let kind = i32::from_ne_bytes(control.get(HDR - 4..HDR)?.try_into().ok()?);
-    if level != libc::SOL_SOCKET || kind != libc::SCM_TIMESTAMPNS {
-        return None;
-    }
-    let sec = i64::from_ne_bytes(control.get(HDR..HDR + 8)?.try_into().ok()?);
-    let nsec = i64::from_ne_bytes(control.get(HDR + 8..HDR + 16)?.try_into().ok()?);
-    let ns = sec.checked_mul(1_000_000_000)?.checked_add(nsec)?;
-    u64::try_from(ns).ok()
-}
-
-/// Ask the kernel to stamp each received datagram (`SO_TIMESTAMPNS`);
-/// without it datagrams simply carry no timestamp.
-fn enable_rx_timestamps(socket: &Socket) {
-    let on: libc::c_int = 1;
-    // SAFETY: a valid socket descriptor, and a pointer to an int of the
-    // size passed, which is what SO_TIMESTAMPNS takes.
-    let _ = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_TIMESTAMPNS,
-            (&on as *const libc::c_int).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-}
-
 fn count_recv_error(counters: &mut RingCounters, result: i32) -> bool {
     if result == -libc::ENOBUFS {
         counters.recv_no_buffers += 1;
@@ -548,43 +500,6 @@ impl Drop for Tx<'_> {
     }
 }
 
-// === impl SendSlots ===
-
-impl SendSlots {
-    fn new() -> SendSlots {
-        let unspecified = SockAddr::from(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
-        let slots = (0..SEND_SLOTS)
-            .map(|_| SendSlot {
-                buf: Vec::new(),
-                dst: unspecified.clone(),
-            })
-            .collect();
-        SendSlots {
-            slots,
-            free: (0..SEND_SLOTS as u32).rev().collect(),
-        }
-    }
-
-    fn take(&mut self) -> Option<(u32, &mut SendSlot)> {
-        let index = self.free.pop()?;
-        let slot = self.slots.get_mut(index as usize)?;
-        Some((index, slot))
-    }
-
-    fn in_flight(&self) -> usize {
-        self.slots.len() - self.free.len()
-    }
-
-    fn complete(&mut self, index: usize, result: i32, counters: &mut RingCounters) {
-        if result < 0 {
-            counters.send_errors += 1;
-        }
-        if index < self.slots.len() {
-            self.free.push(index as u32);
-        }
-    }
-}
-
 /// A ring for UDP forwarding: single issuer, completions only when we
 /// enter the kernel; falls back to plainer setups on older kernels.
 fn build_ring() -> io::Result<IoUring> {
@@ -621,185 +536,6 @@ fn check_kernel() -> io::Result<()> {
     ))
 }
 
-/// The `msghdr` a multishot `recvmsg` uses as its layout template.
-fn recv_msghdr() -> libc::msghdr {
-    // SAFETY: msghdr is plain old data; all-zero is a valid value.
-    let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
-    hdr.msg_namelen = NAME_LEN;
-    hdr.msg_controllen = CONTROL_LEN;
-    hdr
-}
-
 fn tag(kind: u64, index: usize) -> u64 {
     (kind << TAG_SHIFT) | (index as u64 & INDEX_MASK)
-}
-
-/// A `sockaddr_in` / `sockaddr_in6` as the kernel wrote it.
-fn parse_sockaddr(name: &[u8]) -> Option<SocketAddr> {
-    let family = u16::from_ne_bytes([*name.first()?, *name.get(1)?]);
-    let port = u16::from_be_bytes([*name.get(2)?, *name.get(3)?]);
-    match i32::from(family) {
-        libc::AF_INET => {
-            let ip: [u8; 4] = name.get(4..8)?.try_into().ok()?;
-            Some(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(ip), port)))
-        }
-        libc::AF_INET6 => {
-            let flow: [u8; 4] = name.get(4..8)?.try_into().ok()?;
-            let ip: [u8; 16] = name.get(8..24)?.try_into().ok()?;
-            let scope: [u8; 4] = name.get(24..28)?.try_into().ok()?;
-            Some(SocketAddr::V6(SocketAddrV6::new(
-                Ipv6Addr::from(ip),
-                port,
-                u32::from_be_bytes(flow),
-                u32::from_ne_bytes(scope),
-            )))
-        }
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::net::UdpSocket;
-
-    fn bound() -> (Socket, SocketAddr) {
-        let std = UdpSocket::bind("127.0.0.1:0").unwrap();
-        std.set_nonblocking(true).unwrap();
-        let addr = std.local_addr().unwrap();
-        (Socket::from(std), addr)
-    }
-
-    /// Wait until `n` datagrams were drained (bounded in time).
-    fn collect(ring: &mut UdpRing, n: usize) -> Vec<(usize, SocketAddr, Vec<u8>, Option<u64>)> {
-        let mut got = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while got.len() < n && Instant::now() < deadline {
-            ring.submit_and_wait(Duration::from_millis(50)).unwrap();
-            ring.drain(|d, _| got.push((d.socket, d.src, d.bytes.to_vec(), d.rx_ns)));
-        }
-        got
-    }
-
-    #[test]
-    fn receives_in_order_with_source_and_replies() {
-        let (a, a_addr) = bound();
-        let (b, b_addr) = bound();
-        let mut ring = UdpRing::new(vec![a, b]).unwrap();
-        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
-        for i in 0..300u32 {
-            let to = if i % 3 == 0 { b_addr } else { a_addr };
-            peer.send_to(format!("msg {i}").as_bytes(), to).unwrap();
-        }
-        let got = collect(&mut ring, 300);
-        assert_eq!(got.len(), 300, "more than the 128 buffers, via re-arm");
-        let on_a: Vec<_> = got
-            .iter()
-            .filter(|g| g.0 == 0)
-            .map(|g| g.2.clone())
-            .collect();
-        let expected: Vec<_> = (0..300u32)
-            .filter(|i| i % 3 != 0)
-            .map(|i| format!("msg {i}").into_bytes())
-            .collect();
-        assert_eq!(on_a, expected, "one socket's datagrams keep their order");
-        assert!(got.iter().all(|g| g.1 == peer.local_addr().unwrap()));
-        let now_ns = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64;
-        assert!(
-            got.iter().all(|g| g
-                .3
-                .is_some_and(|t| t <= now_ns && now_ns - t < 10_000_000_000)),
-            "every datagram carries its kernel receive time"
-        );
-
-        peer.send_to(b"ping", a_addr).unwrap();
-        let mut echoed = 0;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while echoed == 0 && Instant::now() < deadline {
-            ring.submit_and_wait(Duration::from_millis(50)).unwrap();
-            echoed += ring.drain(|d, tx| {
-                assert!(tx.send(1, d.src, b"pong"));
-            });
-        }
-        ring.submit().unwrap();
-        peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut buf = [0u8; 16];
-        let (n, from) = peer.recv_from(&mut buf).unwrap();
-        assert_eq!(&buf[..n], b"pong");
-        assert_eq!(from, b_addr, "sent from the socket asked for");
-    }
-
-    #[test]
-    fn large_datagram_arrives_whole() {
-        let (a, a_addr) = bound();
-        a.set_recv_buffer_size(1 << 20).unwrap();
-        let mut ring = UdpRing::new(vec![a]).unwrap();
-        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let big = vec![b'x'; 60_000];
-        peer.send_to(&big, a_addr).unwrap();
-        let got = collect(&mut ring, 1);
-        assert_eq!(got.first().map(|g| g.2.len()), Some(60_000));
-    }
-
-    #[test]
-    fn doorbell_ends_a_wait() {
-        let (fd_tx, fd_rx) = std::sync::mpsc::channel();
-        let waiter = std::thread::spawn(move || {
-            let (s, _) = bound();
-            let mut mine = UdpRing::new(vec![s]).unwrap();
-            fd_tx.send(mine.dup_fd().unwrap()).unwrap();
-            let start = Instant::now();
-            while mine.counters().doorbells == 0 && start.elapsed() < Duration::from_secs(5) {
-                mine.submit_and_wait(Duration::from_secs(5)).unwrap();
-                mine.drain(|_, _| {});
-            }
-            (start.elapsed(), mine.counters().doorbells)
-        });
-        let target = fd_rx.recv().unwrap();
-        let (s, _) = bound();
-        let mut ring = UdpRing::new(vec![s]).unwrap();
-        std::thread::sleep(Duration::from_millis(20));
-        ring.ring_doorbell(target.as_raw_fd());
-        ring.submit().unwrap();
-        let (waited, doorbells) = waiter.join().unwrap();
-        assert_eq!(doorbells, 1);
-        assert!(
-            waited < Duration::from_secs(4),
-            "woken by the doorbell, not the timeout"
-        );
-    }
-
-    #[test]
-    fn drop_ends_every_operation_even_while_the_ring_lives_on() {
-        let std = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let addr = std.local_addr().unwrap();
-        std.set_nonblocking(true).unwrap();
-        let ring = UdpRing::new(vec![Socket::from(std)]).unwrap();
-        // Another thread's duplicate keeps the ring itself alive.
-        let peer_dup = ring.dup_fd().unwrap();
-        let start = Instant::now();
-        drop(ring);
-        assert!(start.elapsed() < Duration::from_millis(500));
-        // The multishot receive held the socket open; once it is cancelled
-        // the address is free again (without the cancel, EADDRINUSE).
-        UdpSocket::bind(addr).expect("the dropped ring released its socket");
-        drop(peer_dup);
-    }
-
-    #[test]
-    fn sockaddr_parsing_is_total() {
-        assert_eq!(parse_sockaddr(&[]), None);
-        assert_eq!(parse_sockaddr(&[2, 0, 0]), None);
-        let v4 = SockAddr::from(SocketAddr::from(([10, 1, 2, 3], 5060)));
-        // SAFETY: test reads the bytes of a live sockaddr.
-        let bytes =
-            unsafe { std::slice::from_raw_parts(v4.as_ptr().cast::<u8>(), v4.len() as usize) };
-        assert_eq!(
-            parse_sockaddr(bytes),
-            Some(SocketAddr::from(([10, 1, 2, 3], 5060)))
-        );
-    }
 }

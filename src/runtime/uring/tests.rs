@@ -1,0 +1,135 @@
+//! The driver on loopback sockets: order, sources, replies, large
+//! datagrams, re-arming, doorbells, timestamps and drop.
+
+use super::ring::*;
+use socket2::Socket;
+use std::net::SocketAddr;
+use std::net::UdpSocket;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+fn bound() -> (Socket, SocketAddr) {
+    let std = UdpSocket::bind("127.0.0.1:0").unwrap();
+    std.set_nonblocking(true).unwrap();
+    let addr = std.local_addr().unwrap();
+    (Socket::from(std), addr)
+}
+
+/// Wait until `n` datagrams were drained (bounded in time).
+fn collect(ring: &mut UdpRing, n: usize) -> Vec<(usize, SocketAddr, Vec<u8>, Option<u64>)> {
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while got.len() < n && Instant::now() < deadline {
+        ring.submit_and_wait(Duration::from_millis(50)).unwrap();
+        ring.drain(|d, _| got.push((d.socket, d.src, d.bytes.to_vec(), d.rx_ns)));
+    }
+    got
+}
+
+#[test]
+fn receives_in_order_with_source_and_replies() {
+    let (a, a_addr) = bound();
+    let (b, b_addr) = bound();
+    let mut ring = UdpRing::new(vec![a, b]).unwrap();
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..300u32 {
+        let to = if i % 3 == 0 { b_addr } else { a_addr };
+        peer.send_to(format!("msg {i}").as_bytes(), to).unwrap();
+    }
+    let got = collect(&mut ring, 300);
+    assert_eq!(got.len(), 300, "more than the 128 buffers, via re-arm");
+    let on_a: Vec<_> = got
+        .iter()
+        .filter(|g| g.0 == 0)
+        .map(|g| g.2.clone())
+        .collect();
+    let expected: Vec<_> = (0..300u32)
+        .filter(|i| i % 3 != 0)
+        .map(|i| format!("msg {i}").into_bytes())
+        .collect();
+    assert_eq!(on_a, expected, "one socket's datagrams keep their order");
+    assert!(got.iter().all(|g| g.1 == peer.local_addr().unwrap()));
+    let now_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    assert!(
+        got.iter().all(|g| g
+            .3
+            .is_some_and(|t| t <= now_ns && now_ns - t < 10_000_000_000)),
+        "every datagram carries its kernel receive time"
+    );
+
+    peer.send_to(b"ping", a_addr).unwrap();
+    let mut echoed = 0;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while echoed == 0 && Instant::now() < deadline {
+        ring.submit_and_wait(Duration::from_millis(50)).unwrap();
+        echoed += ring.drain(|d, tx| {
+            assert!(tx.send(1, d.src, b"pong"));
+        });
+    }
+    ring.submit().unwrap();
+    peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 16];
+    let (n, from) = peer.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"pong");
+    assert_eq!(from, b_addr, "sent from the socket asked for");
+}
+
+#[test]
+fn large_datagram_arrives_whole() {
+    let (a, a_addr) = bound();
+    a.set_recv_buffer_size(1 << 20).unwrap();
+    let mut ring = UdpRing::new(vec![a]).unwrap();
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let big = vec![b'x'; 60_000];
+    peer.send_to(&big, a_addr).unwrap();
+    let got = collect(&mut ring, 1);
+    assert_eq!(got.first().map(|g| g.2.len()), Some(60_000));
+}
+
+#[test]
+fn doorbell_ends_a_wait() {
+    let (fd_tx, fd_rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let (s, _) = bound();
+        let mut mine = UdpRing::new(vec![s]).unwrap();
+        fd_tx.send(mine.dup_fd().unwrap()).unwrap();
+        let start = Instant::now();
+        while mine.counters().doorbells == 0 && start.elapsed() < Duration::from_secs(5) {
+            mine.submit_and_wait(Duration::from_secs(5)).unwrap();
+            mine.drain(|_, _| {});
+        }
+        (start.elapsed(), mine.counters().doorbells)
+    });
+    let target = fd_rx.recv().unwrap();
+    let (s, _) = bound();
+    let mut ring = UdpRing::new(vec![s]).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    ring.ring_doorbell(target.as_raw_fd());
+    ring.submit().unwrap();
+    let (waited, doorbells) = waiter.join().unwrap();
+    assert_eq!(doorbells, 1);
+    assert!(
+        waited < Duration::from_secs(4),
+        "woken by the doorbell, not the timeout"
+    );
+}
+
+#[test]
+fn drop_ends_every_operation_even_while_the_ring_lives_on() {
+    let std = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = std.local_addr().unwrap();
+    std.set_nonblocking(true).unwrap();
+    let ring = UdpRing::new(vec![Socket::from(std)]).unwrap();
+    // Another thread's duplicate keeps the ring itself alive.
+    let peer_dup = ring.dup_fd().unwrap();
+    let start = Instant::now();
+    drop(ring);
+    assert!(start.elapsed() < Duration::from_millis(500));
+    // The multishot receive held the socket open; once it is cancelled
+    // the address is free again (without the cancel, EADDRINUSE).
+    UdpSocket::bind(addr).expect("the dropped ring released its socket");
+    drop(peer_dup);
+}
