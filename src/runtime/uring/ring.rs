@@ -448,7 +448,11 @@ impl Tx<'_> {
         };
         let fd = listener.socket.as_raw_fd();
         let Some((index, slot)) = self.slots.take() else {
+            // Every slot is in flight. The sends queued before this one must
+            // leave first: submit them (non-blocking sends are issued inline,
+            // before `submit` returns), then send this one directly.
             self.counters.direct_sends += 1;
+            self.flush();
             let ok = SockRef::from(&listener.socket)
                 .send_to(bytes, &SockAddr::from(dst))
                 .is_ok();
@@ -483,14 +487,20 @@ impl Tx<'_> {
             if unsafe { self.sq.push(&entry) }.is_ok() {
                 return true;
             }
-            self.sq.sync();
-            if self.submitter.submit().is_err() {
+            if !self.flush() {
                 // The kernel refused even to take entries: give this one up
                 // rather than spin.
                 return false;
             }
-            self.sq.sync();
         }
+    }
+
+    /// Hand every queued entry to the kernel now; `false` if it refused.
+    fn flush(&mut self) -> bool {
+        self.sq.sync();
+        let ok = self.submitter.submit().is_ok();
+        self.sq.sync();
+        ok
     }
 }
 

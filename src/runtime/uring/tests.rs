@@ -133,3 +133,35 @@ fn drop_ends_every_operation_even_while_the_ring_lives_on() {
     UdpSocket::bind(addr).expect("the dropped ring released its socket");
     drop(peer_dup);
 }
+
+#[test]
+fn sends_beyond_the_slots_keep_their_order() {
+    let (a, _) = bound();
+    let mut ring = UdpRing::new(vec![a]).unwrap();
+    let sink = Socket::from(UdpSocket::bind("127.0.0.1:0").unwrap());
+    let _ = sink.set_recv_buffer_size(8 << 20);
+    let sink = UdpSocket::from(sink);
+    let to = sink.local_addr().unwrap();
+    // More sends in one batch than there are slots: the last ones go out
+    // directly, after the queued ones.
+    let mut tx = ring.tx();
+    for i in 0..1100u32 {
+        assert!(tx.send(0, to, &i.to_be_bytes()));
+    }
+    drop(tx);
+    ring.submit().unwrap();
+    sink.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 16];
+    while let Ok(n) = sink.recv(&mut buf) {
+        if let Ok(b) = <[u8; 4]>::try_from(&buf[..n]) {
+            seen.push(u32::from_be_bytes(b));
+        }
+    }
+    assert!(seen.contains(&1099), "the directly sent ones arrived");
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "datagrams left in the order they were queued"
+    );
+}
