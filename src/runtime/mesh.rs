@@ -43,14 +43,7 @@ pub(crate) struct HandOff {
 
 /// One shard's end of the mesh.
 pub(crate) struct Mesh {
-    /// This shard's index.
-    id: usize,
-    /// Inboxes of every shard, by shard index (this one's included, unused).
-    peers: Vec<Sender<HandOff>>,
-    inbox: Receiver<HandOff>,
-    /// Spare-buffer queues of every shard, by shard index, and this one's.
-    spares_of: Vec<Sender<Vec<u8>>>,
-    spares: Receiver<Vec<u8>>,
+    ends: Ends,
     /// Every shard's ring, by shard index (duplicated descriptors: a ring
     /// stays valid while any shard may still ring it).
     rings: Arc<[OwnedFd]>,
@@ -59,11 +52,14 @@ pub(crate) struct Mesh {
     listed: Vec<bool>,
 }
 
-/// The ends one shard takes from the [`Wiring`].
+/// One shard's queue ends, as [`wire`] makes them.
 pub(crate) struct Ends {
+    /// This shard's index.
     id: usize,
+    /// Inboxes of every shard, by shard index (this one's included, unused).
     peers: Vec<Sender<HandOff>>,
     inbox: Receiver<HandOff>,
+    /// Spare-buffer queues of every shard, by shard index, and this one's.
     spares_of: Vec<Sender<Vec<u8>>>,
     spares: Receiver<Vec<u8>>,
 }
@@ -96,11 +92,7 @@ impl Mesh {
     pub(crate) fn new(ends: Ends, rings: Arc<[OwnedFd]>) -> Mesh {
         let n = ends.peers.len();
         Mesh {
-            id: ends.id,
-            peers: ends.peers,
-            inbox: ends.inbox,
-            spares_of: ends.spares_of,
-            spares: ends.spares,
+            ends,
             rings,
             pending: Vec::with_capacity(n),
             listed: vec![false; n],
@@ -110,17 +102,17 @@ impl Mesh {
     /// Queue a copy of `bytes` for shard `home`; `false` when dropped
     /// (full or gone).
     pub(crate) fn send(&mut self, home: usize, bytes: &[u8], src: SocketAddr, leg: LegId) -> bool {
-        let Some(peer) = self.peers.get(home) else {
+        let Some(peer) = self.ends.peers.get(home) else {
             return false;
         };
-        let mut copy = self.spares.try_recv().unwrap_or_default();
+        let mut copy = self.ends.spares.try_recv().unwrap_or_default();
         copy.clear();
         copy.extend_from_slice(bytes);
         let msg = HandOff {
             bytes: copy,
             src,
             leg,
-            from: self.id,
+            from: self.ends.id,
         };
         if peer.try_send(msg).is_err() {
             return false;
@@ -136,12 +128,12 @@ impl Mesh {
 
     /// The next hand-off queued for this shard.
     pub(crate) fn try_recv(&self) -> Option<HandOff> {
-        self.inbox.try_recv().ok()
+        self.ends.inbox.try_recv().ok()
     }
 
     /// Give a processed hand-off's buffer back to the shard that made it.
     pub(crate) fn recycle(&self, h: HandOff) {
-        if let Some(spares) = self.spares_of.get(h.from) {
+        if let Some(spares) = self.ends.spares_of.get(h.from) {
             let _ = spares.try_send(h.bytes); // full: the buffer is freed
         }
     }

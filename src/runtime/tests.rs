@@ -116,32 +116,26 @@ impl Rig {
 
     /// One call: INVITE → (100, INVITE at node) → 200 → BYE → 200.
     fn call(&mut self, i: u32) {
-        self.uac
-            .send_to(
-                invite(i, self.uac.local_addr().unwrap()).as_bytes(),
-                self.ext,
-            )
-            .unwrap();
-        let trying = self.until_received(false);
-        assert!(trying.starts_with("SIP/2.0 100"), "{trying}");
+        let uac = self.uac.local_addr().unwrap();
+        self.transaction(&invite(i, uac), "INVITE ", true);
+        self.transaction(&bye(i, uac), "BYE ", false);
+    }
+
+    /// The UAC sends `request`; it reaches the node (after a 100 Trying to
+    /// the UAC when `trying`), the node answers 200, the 200 reaches the UAC.
+    fn transaction(&mut self, request: &str, method: &str, trying: bool) {
+        self.uac.send_to(request.as_bytes(), self.ext).unwrap();
+        if trying {
+            let t = self.until_received(false);
+            assert!(t.starts_with("SIP/2.0 100"), "{t}");
+        }
         let at_node = self.until_received(true);
-        assert!(at_node.starts_with("INVITE "), "{at_node}");
+        assert!(at_node.starts_with(method), "{at_node}");
         self.node
             .send_to(ok(&at_node).as_bytes(), self.int)
             .unwrap();
-        let ok_at_uac = self.until_received(false);
-        assert!(ok_at_uac.starts_with("SIP/2.0 200"), "{ok_at_uac}");
-
-        self.uac
-            .send_to(bye(i, self.uac.local_addr().unwrap()).as_bytes(), self.ext)
-            .unwrap();
-        let bye_at_node = self.until_received(true);
-        assert!(bye_at_node.starts_with("BYE "), "{bye_at_node}");
-        self.node
-            .send_to(ok(&bye_at_node).as_bytes(), self.int)
-            .unwrap();
-        let ok_bye = self.until_received(false);
-        assert!(ok_bye.starts_with("SIP/2.0 200"), "{ok_bye}");
+        let answer = self.until_received(false);
+        assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
     }
 }
 
