@@ -7,6 +7,9 @@
 //! - [`registry`]: node liveness and the immutable node snapshots.
 //! - [`balancer`]: node choice (rendezvous hashing, Call-ID affinity table).
 //! - [`stats`]: per-shard counters.
+//! - [`tls`]: rustls configurations and a sans-IO TLS session.
+//! - [`ws`]: WebSocket handshake and frames (sans-IO).
+//! - [`smpp`]: SMPP 3.4 codec and sessions (sans-IO).
 //! - [`runtime`]: shards, sockets, mesh, registry task (the only I/O).
 //!
 //! Everything outside `runtime` compiles and is tested without sockets or a clock.
@@ -18,7 +21,10 @@ pub mod config;
 pub mod registry;
 pub mod runtime;
 pub mod sip;
+pub mod smpp;
 pub mod stats;
+pub mod tls;
+pub mod ws;
 
 /// The fake clock's starting point for unit tests of the sans-IO modules,
 /// which never read the clock themselves (they take `now` as an argument).
