@@ -12,6 +12,7 @@ pub mod headers;
 pub mod message;
 pub mod proxy;
 
+mod choice;
 pub mod edit;
 pub mod reply;
 mod request;

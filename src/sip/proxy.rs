@@ -16,11 +16,11 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::choice::Balancing;
 use super::edit::Edits;
 use super::message::{Message, StartLine};
 use super::reply;
 use super::settings::Settings;
-use crate::balancer::call_id_table::CallIdTable;
 use crate::config::Config;
 use crate::registry::{Event, NodeId, NodeSet};
 use crate::stats::SipCounters;
@@ -94,7 +94,7 @@ impl Output {
 pub struct Proxy {
     pub(crate) settings: Settings,
     pub(crate) nodes: Arc<NodeSet>,
-    pub(crate) table: CallIdTable,
+    pub(crate) balancing: Balancing,
     pub(crate) shard: usize,
     pub(crate) shards: usize,
     pub(crate) counters: SipCounters,
@@ -111,12 +111,10 @@ impl Proxy {
     /// Proxy for shard `shard` of `shards`.
     pub fn new(cfg: &Config, shard: usize, shards: usize, now: Instant) -> Proxy {
         let shards = shards.max(1);
-        let algo = &cfg.algorithm;
-        let per_shard = (algo.call_id_affinity_max_entries / shards).max(1);
         Proxy {
             settings: Settings::new(cfg),
             nodes: Arc::new(NodeSet::default()),
-            table: CallIdTable::new(per_shard, algo.call_id_affinity_max_time_in_cache, now),
+            balancing: Balancing::new(cfg, shards, now),
             shard,
             shards,
             counters: SipCounters::default(),
@@ -192,12 +190,12 @@ impl Proxy {
 
     /// Run timers (affinity-table eviction) due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.table.handle_timeout(now);
+        self.balancing.handle_timeout(now);
     }
 
     /// When `handle_timeout` should next run.
     pub fn poll_timeout(&self) -> Instant {
-        self.table.poll_timeout()
+        self.balancing.poll_timeout()
     }
 
     /// This shard's counters.
@@ -207,6 +205,6 @@ impl Proxy {
 
     /// Entries in this shard's Call-ID affinity table.
     pub fn affinity_entries(&self) -> usize {
-        self.table.len()
+        self.balancing.len()
     }
 }

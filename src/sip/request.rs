@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use super::choice::{Choice, ChoiceCtx};
 use super::headers::{self, Via};
 use super::message::{HeaderName, Message, Method, StartLine};
 use super::proxy::{Datagram, LegId, Output, Proxy};
@@ -14,17 +15,9 @@ use super::routes::{self, RouteInfo};
 use super::settings::push_rr_stamp;
 use super::vias;
 use super::write::{push_hex64, push_host_port, push_ip_param, push_u32};
-use crate::balancer::call_id_table::CallIdTable;
-use crate::balancer::{hash::key_hash, rendezvous};
-use crate::registry::{heartbeat, Event, Node, NodeSet};
+use crate::balancer::hash::key_hash;
+use crate::registry::{heartbeat, Event};
 use crate::stats::SipCounters;
-
-/// Outcome of choosing a node for a client request.
-enum Choice<'n> {
-    Node(&'n Node),
-    HandOff(usize),
-    NoNode,
-}
 
 /// Who the request is for, once chosen.
 struct Target {
@@ -203,7 +196,7 @@ impl Proxy {
             key,
             now,
         };
-        let choice = choose(&self.nodes, &mut self.table, routes, &ctx);
+        let choice = self.balancing.choose(&self.nodes, msg, routes, &ctx);
         let node = match choice {
             Choice::Node(n) => n,
             Choice::HandOff(shard) => {
@@ -398,60 +391,6 @@ fn reject_with(
         start,
     );
     counters.replies_sent += 1;
-}
-
-/// Inputs of the node choice that are not the tables.
-struct ChoiceCtx {
-    home: usize,
-    shard: usize,
-    handed_off: bool,
-    key: u64,
-    now: Instant,
-}
-
-/// Node for a client request: alive hint → explicitly addressed alive node →
-/// affinity table (on the home shard) → rendezvous hash over the live nodes
-/// of the dialog's version (new call or failover; recorded in the table).
-fn choose<'n>(
-    nodes: &'n NodeSet,
-    table: &mut CallIdTable,
-    routes: &RouteInfo<'_>,
-    ctx: &ChoiceCtx,
-) -> Choice<'n> {
-    let version_ok = |n: &Node| routes.version.is_none_or(|v| v == n.version);
-    if let Some(n) = routes
-        .hint
-        .and_then(|a| nodes.alive_by_addr(a.ip(), a.port()))
-    {
-        if version_ok(n) {
-            return Choice::Node(n);
-        }
-    }
-    let explicit = match routes.first_remaining {
-        Some(r) => routes::uri_addr(&r.uri),
-        None => routes.ruri.and_then(|u| routes::uri_addr(&u)),
-    };
-    if let Some(n) = explicit.and_then(|a| nodes.alive_by_addr(a.ip(), a.port())) {
-        if version_ok(n) && n.source != crate::registry::NodeSource::Extra {
-            return Choice::Node(n);
-        }
-    }
-    if ctx.home != ctx.shard && !ctx.handed_off {
-        return Choice::HandOff(ctx.home);
-    }
-    if let Some(n) = table.get(ctx.key, ctx.now).and_then(|id| nodes.get(id)) {
-        if n.is_alive() {
-            return Choice::Node(n);
-        }
-    }
-    let version = routes.version.unwrap_or_else(|| nodes.latest_version());
-    match rendezvous::pick(ctx.key, nodes.candidates(version)) {
-        Some(n) => {
-            table.insert(ctx.key, n.id, ctx.now);
-            Choice::Node(n)
-        }
-        None => Choice::NoNode,
-    }
 }
 
 /// Initial INVITE or SUBSCRIBE (no To tag): the balancer record-routes.

@@ -4,11 +4,12 @@
 
 use std::time::Instant;
 
+use super::choice::Retarget;
 use super::message::Message;
 use super::proxy::{Datagram, LegId, Output, Proxy};
 use super::reply;
 use super::vias;
-use crate::balancer::{hash::key_hash, rendezvous};
+use crate::balancer::hash::key_hash;
 
 // === impl Proxy: responses ===
 
@@ -52,7 +53,10 @@ impl Proxy {
             LegId::Internal
         };
         if !from_node {
-            match self.failover_target(msg, dst, version) {
+            match self
+                .balancing
+                .failover_target(&self.nodes, key_hash(msg.call_id()), dst, version)
+            {
                 Retarget::Keep => {}
                 Retarget::To(new) => {
                     vias::retarget(msg.buf(), &next, new.ip(), new.port(), &mut self.edits);
@@ -71,34 +75,4 @@ impl Proxy {
         let body = msg.body();
         self.counters.body_bytes += u64::from(body.end.saturating_sub(body.start));
     }
-
-    /// A response going to a node: if that node is known and dead, the
-    /// replacement is the rendezvous choice for the Call-ID among the live
-    /// nodes of the dialog's version — the same node in-dialog requests fail
-    /// over to.
-    fn failover_target(
-        &self,
-        msg: &Message<'_>,
-        dst: std::net::SocketAddr,
-        version: u32,
-    ) -> Retarget {
-        match self.nodes.find_by_addr(dst.ip(), dst.port()) {
-            Some(n) if !n.is_alive() => {
-                let key = key_hash(msg.call_id());
-                match rendezvous::pick(key, self.nodes.candidates(version))
-                    .and_then(|p| p.addr(crate::config::Transport::Udp))
-                {
-                    Some(addr) => Retarget::To(addr),
-                    None => Retarget::NoNode,
-                }
-            }
-            _ => Retarget::Keep,
-        }
-    }
-}
-
-enum Retarget {
-    Keep,
-    To(std::net::SocketAddr),
-    NoNode,
 }
