@@ -147,6 +147,8 @@ fn dgram(bytes: &[u8], src: SocketAddr, leg: LegId) -> Datagram<'_> {
         src,
         leg,
         handed_off: false,
+        transport: sip_balancer::sip::transport::Transport::Udp,
+        conn: None,
     }
 }
 

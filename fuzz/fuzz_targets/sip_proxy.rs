@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
         Some((_, rest)) => (LegId::Internal, rest),
         None => (LegId::External, data),
     };
-    p.handle(Datagram { bytes, src, leg, handed_off: data.len() % 2 == 0 }, now, &mut out);
+    p.handle(Datagram { bytes, src, leg, handed_off: data.len() % 2 == 0, transport: sip_balancer::sip::transport::Transport::Udp, conn: None }, now, &mut out);
     for t in &out.transmits {
         assert!(t.range.start <= t.range.end && t.range.end <= out.buf.len());
     }

@@ -187,10 +187,8 @@ impl Core {
     fn take_hand_offs(&mut self, tx: &mut Tx<'_>) {
         while let Some(h) = self.mesh.try_recv() {
             let dgram = Datagram {
-                bytes: &h.bytes,
-                src: h.src,
-                leg: h.leg,
                 handed_off: true,
+                ..Datagram::udp(&h.bytes, h.src, h.leg)
             };
             self.process(dgram, tx);
             self.mesh.recycle(h);
@@ -213,12 +211,7 @@ impl Core {
         } else {
             LegId::External
         };
-        let dgram = Datagram {
-            bytes: d.bytes,
-            src: d.src,
-            leg,
-            handed_off: false,
-        };
+        let dgram = Datagram::udp(d.bytes, d.src, leg);
         self.process(dgram, tx);
     }
 

@@ -19,6 +19,7 @@ mod request;
 mod response;
 pub mod routes;
 pub mod settings;
+pub mod transport;
 pub mod vias;
 pub mod write;
 

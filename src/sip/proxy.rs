@@ -21,6 +21,7 @@ use super::edit::Edits;
 use super::message::{Message, StartLine};
 use super::reply;
 use super::settings::Settings;
+pub use super::transport::{ConnRef, Transport};
 use crate::config::Config;
 use crate::registry::{Event, NodeId, NodeSet};
 use crate::stats::SipCounters;
@@ -34,29 +35,65 @@ pub enum LegId {
     Internal,
 }
 
-/// One received datagram.
+/// One received message: a datagram, or one message framed off a stream.
 #[derive(Debug, Clone, Copy)]
 pub struct Datagram<'a> {
-    /// The datagram.
+    /// The message.
     pub bytes: &'a [u8],
     /// Sender.
     pub src: SocketAddr,
-    /// Socket it arrived on.
+    /// Leg (listening address) it arrived on.
     pub leg: LegId,
     /// Already passed to its home shard by another shard.
     pub handed_off: bool,
+    /// Transport it arrived over.
+    pub transport: Transport,
+    /// The stream connection it arrived on (`None` for UDP).
+    pub conn: Option<ConnRef>,
 }
 
-/// One datagram to send: `Output::buf[range]` to `dst` from the `leg` socket.
+impl<'a> Datagram<'a> {
+    /// A UDP datagram.
+    pub fn udp(bytes: &'a [u8], src: SocketAddr, leg: LegId) -> Datagram<'a> {
+        Datagram {
+            bytes,
+            src,
+            leg,
+            handed_off: false,
+            transport: Transport::Udp,
+            conn: None,
+        }
+    }
+}
+
+/// One message to send: `Output::buf[range]` to `dst` from the `leg`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
 pub struct Transmit {
-    /// Socket to send from.
+    /// Leg to send from.
     pub leg: LegId,
     /// Destination.
     pub dst: SocketAddr,
     /// Bytes within `Output::buf`.
     pub range: Range<usize>,
+    /// Transport to send over.
+    pub transport: Transport,
+    /// The connection to use when it still exists (else the runtime finds or
+    /// opens one to `dst`); for a stream transport only.
+    pub conn: Option<ConnRef>,
+}
+
+/// Where and how a message leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dest {
+    /// Leg to send from.
+    pub leg: LegId,
+    /// Destination address.
+    pub dst: SocketAddr,
+    /// Transport.
+    pub transport: Transport,
+    /// A connection known to lead there.
+    pub conn: Option<ConnRef>,
 }
 
 /// Everything one `handle` call produced. Reused across calls (cleared at
@@ -82,10 +119,30 @@ impl Output {
         self.hand_off = None;
     }
 
-    /// Queue `buf[start..]` (just written) for sending.
-    pub(crate) fn emit(&mut self, leg: LegId, dst: SocketAddr, start: usize) {
+    /// Queue `buf[start..]` (just written) for sending to `to`.
+    pub(crate) fn emit(&mut self, to: Dest, start: usize) {
         let range = start..self.buf.len();
-        self.transmits.push(Transmit { leg, dst, range });
+        self.transmits.push(Transmit {
+            leg: to.leg,
+            dst: to.dst,
+            range,
+            transport: to.transport,
+            conn: to.conn,
+        });
+    }
+
+    /// Queue `buf[start..]` back to the sender of `d` (at `dst`), over the
+    /// transport and connection it came in on.
+    pub(crate) fn reply(&mut self, d: &Datagram<'_>, dst: SocketAddr, start: usize) {
+        self.emit(
+            Dest {
+                leg: d.leg,
+                dst,
+                transport: d.transport,
+                conn: d.conn,
+            },
+            start,
+        );
     }
 }
 
@@ -168,7 +225,7 @@ impl Proxy {
         if d.bytes.len() <= self.settings.max_message_size
             && reply::bad_request(&mut out.buf, d.bytes)
         {
-            out.emit(d.leg, d.src, 0);
+            out.reply(&d, d.src, 0);
             self.counters.replies_sent += 1;
         }
     }

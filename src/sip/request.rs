@@ -9,10 +9,11 @@ use std::time::Instant;
 use super::choice::{Choice, ChoiceCtx};
 use super::headers::{self, Via};
 use super::message::{HeaderName, Message, Method, StartLine};
-use super::proxy::{Datagram, LegId, Output, Proxy};
+use super::proxy::{Datagram, Dest, LegId, Output, Proxy};
 use super::reply;
 use super::routes::{self, RouteInfo};
 use super::settings::push_rr_stamp;
+use super::transport::{self, ConnRef, Transport};
 use super::vias;
 use super::write::{push_hex64, push_host_port, push_ip_param, push_u32};
 use crate::balancer::hash::key_hash;
@@ -24,6 +25,11 @@ struct Target {
     dst: SocketAddr,
     stamp: Option<(std::net::IpAddr, u16, u32)>,
     version: u32,
+    /// Transport it leaves over.
+    transport: Transport,
+    /// A connection known to lead there (in-dialog requests towards a
+    /// client on a stream: from our Record-Route's `lbc`).
+    conn: Option<ConnRef>,
 }
 
 // === impl Proxy: requests ===
@@ -56,7 +62,7 @@ impl Proxy {
                 let dst = reply::destination(Some(&top), d.src);
                 let start = out.buf.len();
                 reply::write(&mut out.buf, msg, 483, b"Too Many Hops");
-                out.emit(d.leg, dst, start);
+                out.reply(&d, dst, start);
                 self.counters.replies_sent += 1;
             }
             return;
@@ -93,7 +99,7 @@ impl Proxy {
         });
         let start = out.buf.len();
         reply::write(&mut out.buf, msg, 200, b"OK");
-        out.emit(d.leg, reply::destination(Some(top), d.src), start);
+        out.reply(&d, reply::destination(Some(top), d.src), start);
     }
 
     /// Answer a request ourselves (never an ACK).
@@ -166,11 +172,17 @@ impl Proxy {
         }
         let version = routes.version.or(node.map(|n| n.3)).unwrap_or(0);
         let stamp = node.map(|(_, ip, port, v)| (ip, port, v));
+        let (transport, conn) = match routes.conn {
+            Some(c) => (c.transport(), Some(c)),
+            None => (outer_transport(routes), None),
+        };
         Some((
             Target {
                 dst,
                 stamp,
                 version,
+                transport,
+                conn,
             },
             LegId::External,
         ))
@@ -212,14 +224,25 @@ impl Proxy {
                 return None;
             }
         };
-        let (ip, port, version) = (node.ip, node.ports.udp.unwrap_or(5060), node.version);
+        let wanted = self.inner_transport(d.transport);
+        let Some((transport, port)) = node_port(node, wanted) else {
+            self.counters.no_node += 1;
+            let s = &self.settings;
+            let (code, reason) = (s.unavailable_status, &s.unavailable_reason);
+            reject_with(&mut self.counters, msg, d, code, reason, out);
+            return None;
+        };
+        let (ip, version) = (node.ip, node.version);
         let dst = SocketAddr::new(ip, port);
         if self.settings.is_listening(dst) {
             self.counters.loops += 1;
             return None;
         }
-        self.address_to_node(msg, routes, dst);
+        self.address_to_node(msg, routes, dst, transport);
         self.initial_remote(msg, method, d.src);
+        if self.settings.internal_transport.is_some() || self.settings.terminate_tls {
+            self.contact_transport(msg, d.transport);
+        }
         let leg = if self.settings.two_entry {
             LegId::Internal
         } else {
@@ -230,6 +253,8 @@ impl Proxy {
                 dst,
                 stamp: Some((ip, port, version)),
                 version,
+                transport,
+                conn: None,
             },
             leg,
         ))
@@ -237,7 +262,13 @@ impl Proxy {
 
     /// Make the message reach `dst`: rewrite a Request-URI that names us,
     /// else push a Route to the node unless the next hop already is the node.
-    fn address_to_node(&mut self, msg: &Message<'_>, routes: &RouteInfo<'_>, dst: SocketAddr) {
+    fn address_to_node(
+        &mut self,
+        msg: &Message<'_>,
+        routes: &RouteInfo<'_>,
+        dst: SocketAddr,
+        transport: Transport,
+    ) {
         let ruri = routes.ruri;
         if let Some(first) = routes.first_remaining {
             if routes::uri_addr(&first.uri) == Some(dst) {
@@ -258,7 +289,9 @@ impl Proxy {
         let (t, mark) = self.edits.text();
         t.extend_from_slice(b"Route: <sip:");
         push_host_port(t, dst.ip(), dst.port());
-        t.extend_from_slice(b";transport=udp;lr>\r\n");
+        t.extend_from_slice(b";transport=");
+        t.extend_from_slice(transport::uri_token(transport));
+        t.extend_from_slice(b";lr>\r\n");
         self.edits.finish(mark, at, at);
     }
 
@@ -304,7 +337,7 @@ impl Proxy {
         if method == Method::Invite && self.settings.send_trying {
             let start = out.buf.len();
             reply::write(&mut out.buf, msg, 100, b"Trying");
-            out.emit(d.leg, reply::destination(Some(top), d.src), start);
+            out.reply(&d, reply::destination(Some(top), d.src), start);
             self.counters.replies_sent += 1;
         }
         vias::stamp_received(top, d.src, &mut self.edits, msg.buf());
@@ -313,59 +346,155 @@ impl Proxy {
             let rr_at = msg
                 .header(HeaderName::RecordRoute)
                 .map_or(at, |h| h.line.start);
-            self.push_record_routes(rr_at, towards_node, target);
+            self.push_record_routes(rr_at, towards_node, target, &d);
         }
         if msg.header(HeaderName::MaxForwards).is_none() {
             self.edits.insert(at, b"Max-Forwards: 70\r\n");
         }
         let hash = vias::branch_hash(top.branch.unwrap_or(&[]), msg.call_id());
-        self.push_vias(at, towards_node, hash, target.version);
+        self.push_vias(at, towards_node, hash, target, &d);
         let start = out.buf.len();
         self.edits.apply(msg.buf(), &mut out.buf);
-        out.emit(leg, target.dst, start);
+        let to = Dest {
+            leg,
+            dst: target.dst,
+            transport: target.transport,
+            conn: target.conn,
+        };
+        out.emit(to, start);
         self.counters.requests_forwarded += 1;
         let body = msg.body();
         self.counters.body_bytes += u64::from(body.end.saturating_sub(body.start));
     }
 
-    /// Two Vias: the side the message leaves on goes on top.
-    fn push_vias(&mut self, at: u32, towards_node: bool, hash: u64, version: u32) {
-        let order = if towards_node {
-            [true, false]
-        } else {
-            [false, true]
-        };
-        for internal in order {
-            let (t, mark) = self.edits.text();
+    /// Two Vias: the side the message leaves on goes on top, with the
+    /// outgoing transport; the receiving side's below it, with the incoming
+    /// transport and the connection the request came in on (`lbc`), so the
+    /// response finds that connection on whichever shard handles it.
+    fn push_vias(
+        &mut self,
+        at: u32,
+        towards_node: bool,
+        hash: u64,
+        target: &Target,
+        d: &Datagram<'_>,
+    ) {
+        let sending = (towards_node, target.transport, None);
+        let receiving = (!towards_node, d.transport, d.conn);
+        for (internal, t, conn) in [sending, receiving] {
+            let (buf, mark) = self.edits.text();
             let tpl = if internal {
                 &self.settings.via_internal
             } else {
                 &self.settings.via_external
             };
-            t.extend_from_slice(tpl);
-            push_hex64(t, hash);
-            t.extend_from_slice(if internal { b"zsd_" } else { b"_" });
-            push_u32(t, version);
-            t.extend_from_slice(b"\r\n");
+            buf.extend_from_slice(&tpl[transport::index(t)]);
+            push_hex64(buf, hash);
+            buf.extend_from_slice(if internal { b"zsd_" } else { b"_" });
+            push_u32(buf, target.version);
+            if let Some(c) = conn {
+                transport::push_conn_param(buf, c);
+            }
+            buf.extend_from_slice(b"\r\n");
             self.edits.finish(mark, at, at);
         }
     }
 
     /// Record-Route: one per leg (the receiving side's UA sees its own leg
-    /// first in its route set), stamped with the node.
-    fn push_record_routes(&mut self, at: u32, towards_node: bool, target: &Target) {
+    /// first in its route set), stamped with the node; the entry on the
+    /// sender's side carries the sender's connection (`lbc`) for requests
+    /// coming back the other way.
+    fn push_record_routes(
+        &mut self,
+        at: u32,
+        towards_node: bool,
+        target: &Target,
+        d: &Datagram<'_>,
+    ) {
         let settings = &self.settings;
-        let (first, second) = match (&settings.rr_internal, towards_node) {
-            (Some(int), true) => (Some(int), Some(&settings.rr_external)),
-            (Some(int), false) => (Some(&settings.rr_external), Some(int)),
-            (None, _) => (Some(&settings.rr_external), None),
+        let sending = target.transport;
+        let receiving = d.transport;
+        let entries = match (&settings.rr_internal, towards_node) {
+            (Some(int), true) => [
+                Some((int, sending, None)),
+                Some((&settings.rr_external, receiving, d.conn)),
+            ],
+            (Some(int), false) => [
+                Some((&settings.rr_external, sending, None)),
+                Some((int, receiving, d.conn)),
+            ],
+            (None, _) => {
+                let client = if towards_node { receiving } else { sending };
+                [Some((&settings.rr_external, client, d.conn)), None]
+            }
         };
-        for tpl in [first, second].into_iter().flatten() {
-            let (t, mark) = self.edits.text();
-            t.extend_from_slice(tpl);
-            push_rr_stamp(t, target.stamp);
+        for (tpl, t, conn) in entries.into_iter().flatten() {
+            let (buf, mark) = self.edits.text();
+            buf.extend_from_slice(&tpl[transport::index(t)]);
+            if let Some(c) = conn {
+                transport::push_conn_param(buf, c);
+            }
+            push_rr_stamp(buf, target.stamp);
             self.edits.finish(mark, at, at);
         }
+    }
+
+    /// The transport towards nodes for a client request that came in over
+    /// `incoming`: `internalTransport` if set, else the same, TLS ending at
+    /// the balancer when `terminateTLSTraffic` (TLS → TCP, WSS → WS).
+    fn inner_transport(&self, incoming: Transport) -> Transport {
+        if let Some(t) = self.settings.internal_transport {
+            return t;
+        }
+        match (incoming, self.settings.terminate_tls) {
+            (Transport::Tls, true) => Transport::Tcp,
+            (Transport::Wss, true) => Transport::Ws,
+            (t, _) => t,
+        }
+    }
+
+    /// Give the client's Contact URI `transport=<its real transport>` (original
+    /// §2.5 step 14), so a node reached over another transport still knows
+    /// how the client is reached. A Contact that names a transport is kept.
+    fn contact_transport(&mut self, msg: &Message<'_>, outer: Transport) {
+        let buf = msg.buf();
+        let Some(h) = msg.header(HeaderName::Contact) else {
+            return;
+        };
+        let Some(entry) = headers::name_addrs(buf, h.value).next() else {
+            return;
+        };
+        let params = entry.uri.params;
+        if headers::params(params).any(|(n, _)| n.eq_ignore_ascii_case(b"transport")) {
+            return;
+        }
+        let end = (params.as_ptr() as usize).saturating_sub(buf.as_ptr() as usize) + params.len();
+        let Ok(end) = u32::try_from(end) else { return };
+        if end as usize > buf.len() {
+            return;
+        }
+        let (t, mark) = self.edits.text();
+        t.extend_from_slice(b";transport=");
+        t.extend_from_slice(transport::uri_token(outer));
+        self.edits.finish(mark, end, end);
+    }
+}
+
+/// The node's port for `wanted`, else its UDP port (the node does not
+/// listen on that transport); `None` if it has neither.
+fn node_port(node: &crate::registry::Node, wanted: Transport) -> Option<(Transport, u16)> {
+    node.port(wanted)
+        .map(|p| (wanted, p))
+        .or_else(|| node.port(Transport::Udp).map(|p| (Transport::Udp, p)))
+}
+
+/// The transport towards the client for a request from a node: the next
+/// hop's `transport=` parameter (first remaining Route, else Request-URI).
+fn outer_transport(routes: &RouteInfo<'_>) -> Transport {
+    match (routes.first_remaining, routes.ruri) {
+        (Some(r), _) => transport::of_uri_params(r.uri.params),
+        (None, Some(u)) => transport::of_uri_params(u.params),
+        (None, None) => Transport::Udp,
     }
 }
 
@@ -385,8 +514,8 @@ fn reject_with(
     }
     let start = out.buf.len();
     reply::write(&mut out.buf, msg, code, reason);
-    out.emit(
-        d.leg,
+    out.reply(
+        &d,
         reply::destination(vias::top(msg).as_ref(), d.src),
         start,
     );

@@ -6,8 +6,9 @@ use std::time::Instant;
 
 use super::choice::Retarget;
 use super::message::Message;
-use super::proxy::{Datagram, LegId, Output, Proxy};
+use super::proxy::{Datagram, Dest, LegId, Output, Proxy};
 use super::reply;
+use super::transport::{self, Transport};
 use super::vias;
 use crate::balancer::hash::key_hash;
 
@@ -21,8 +22,11 @@ impl Proxy {
         now: Instant,
         out: &mut Output,
     ) {
-        let Some(vias::Popped { version, next }) =
-            vias::pop_ours(msg, &self.settings, &mut self.edits)
+        let Some(vias::Popped {
+            version,
+            next,
+            conn,
+        }) = vias::pop_ours(msg, &self.settings, &mut self.edits)
         else {
             self.counters.stray_responses += 1;
             log::debug!(
@@ -52,6 +56,7 @@ impl Proxy {
         } else {
             LegId::Internal
         };
+        let mut retargeted = false;
         if !from_node {
             match self
                 .balancing
@@ -61,6 +66,7 @@ impl Proxy {
                 Retarget::To(new) => {
                     vias::retarget(msg.buf(), &next, new.ip(), new.port(), &mut self.edits);
                     dst = new;
+                    retargeted = true;
                 }
                 Retarget::NoNode => {
                     self.counters.no_node += 1;
@@ -68,9 +74,17 @@ impl Proxy {
                 }
             }
         }
+        let transport = transport::parse_token(next.transport).unwrap_or(Transport::Udp);
+        let conn = conn.filter(|c| c.transport() == transport && !retargeted);
         let start = out.buf.len();
         self.edits.apply(msg.buf(), &mut out.buf);
-        out.emit(leg, dst, start);
+        let to = Dest {
+            leg,
+            dst,
+            transport,
+            conn,
+        };
+        out.emit(to, start);
         self.counters.responses_forwarded += 1;
         let body = msg.body();
         self.counters.body_bytes += u64::from(body.end.saturating_sub(body.start));

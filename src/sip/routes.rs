@@ -8,6 +8,7 @@ use super::edit::Edits;
 use super::headers::{self, NameAddr, SipUri};
 use super::message::{HeaderName, Message, Span};
 use super::settings::Settings;
+use super::transport::ConnRef;
 use super::write::parse_ip;
 
 /// What the Route headers told us.
@@ -17,6 +18,8 @@ pub struct RouteInfo<'a> {
     pub hint: Option<SocketAddr>,
     /// `version` parameter of our Route.
     pub version: Option<u32>,
+    /// The connection (`lbc`) our Route entries recorded for the far side.
+    pub conn: Option<ConnRef>,
     /// Our Route entries removed.
     pub removed: usize,
     /// First Route entry that is not ours.
@@ -106,6 +109,9 @@ fn read_hint(uri: &SipUri<'_>, info: &mut RouteInfo<'_>) {
     }
     if info.version.is_none() {
         info.version = version;
+    }
+    if info.conn.is_none() {
+        info.conn = super::transport::conn_param(uri.params);
     }
     if info.hint.is_none() {
         if let (Some(ip), Some(port)) = (host, port) {

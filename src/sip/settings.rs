@@ -4,6 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use super::transport::{self, Transport};
 use super::write::{push_host_port, push_u32};
 use crate::config::{Config, Leg, Ports};
 
@@ -16,14 +17,20 @@ pub struct Settings {
     pub external: SocketAddr,
     /// Internal UDP listening address (equals `external` in single-entry mode).
     pub internal: SocketAddr,
-    /// `Via: SIP/2.0/UDP host:port;branch=z9hG4bK` of the external leg.
-    pub via_external: Vec<u8>,
-    /// Same for the internal leg.
-    pub via_internal: Vec<u8>,
-    /// `Record-Route: <sip:host:port;transport=udp;lr` of the external leg (stamp and `>` follow).
-    pub rr_external: Vec<u8>,
+    /// `Via: SIP/2.0/<T> host:port;branch=z9hG4bK` of the external leg, per
+    /// transport ([`transport::index`]).
+    pub via_external: [Vec<u8>; 5],
+    /// Same for the internal leg (the external leg's host in single-entry mode).
+    pub via_internal: [Vec<u8>; 5],
+    /// `Record-Route: <sip:host:port;transport=<t>;lr` of the external leg per
+    /// transport (stamp and `>` follow).
+    pub rr_external: [Vec<u8>; 5],
     /// Same for the internal leg; `None` in single-entry mode.
-    pub rr_internal: Option<Vec<u8>>,
+    pub rr_internal: Option<[Vec<u8>; 5]>,
+    /// Transport forced towards nodes (`internalTransport`).
+    pub internal_transport: Option<Transport>,
+    /// TLS clients reach nodes over TCP, WSS clients over WS (`terminateTLSTraffic`).
+    pub terminate_tls: bool,
     /// Hosts that are "us" (leg hosts, IP-LB addresses, public IP).
     own_hosts: Vec<IpAddr>,
     /// Ports that are "us" on those hosts (listening and IP-LB ports).
@@ -55,11 +62,12 @@ impl Settings {
         let internal = int.map_or(external, |l| {
             SocketAddr::new(l.host, l.ports.udp.unwrap_or(ext_port))
         });
-        let via_ext_addr = via_addr(ext, external, sip.use_ip_load_balancer_address_in_via);
-        let via_int_addr = match int {
-            Some(l) => via_addr(l, internal, sip.use_ip_load_balancer_address_in_via),
-            None => via_ext_addr,
-        };
+        let use_lb = sip.use_ip_load_balancer_address_in_via;
+        let via_external = per_transport(|t| via_template(t, via_addr(ext, t, use_lb)));
+        let via_internal =
+            per_transport(|t| via_template(t, via_addr(int.unwrap_or(ext), t, use_lb)));
+        let rr_external = per_transport(|t| rr_template(t, record_route_addr(ext, t)));
+        let rr_internal = int.map(|l| per_transport(|t| rr_template(t, record_route_addr(l, t))));
         let mut own_hosts = vec![ext.host];
         let mut own_ports = Vec::new();
         add_leg(ext, &mut own_hosts, &mut own_ports);
@@ -69,6 +77,14 @@ impl Settings {
         }
         own_hosts.extend(sip.public_ip);
         let mut listening = vec![external];
+        for leg in std::iter::once(ext).chain(int) {
+            for p in [leg.ports.tcp, leg.ports.tls, leg.ports.ws, leg.ports.wss]
+                .into_iter()
+                .flatten()
+            {
+                listening.push(SocketAddr::new(leg.host, p));
+            }
+        }
         if int.is_some() {
             listening.push(internal);
         }
@@ -76,10 +92,12 @@ impl Settings {
             two_entry: int.is_some(),
             external,
             internal,
-            via_external: via_template(via_ext_addr),
-            via_internal: via_template(via_int_addr),
-            rr_external: rr_template(record_route_addr(ext, external)),
-            rr_internal: int.map(|l| rr_template(record_route_addr(l, internal))),
+            via_external,
+            via_internal,
+            rr_external,
+            rr_internal,
+            internal_transport: sip.internal_transport,
+            terminate_tls: cfg.tls.terminate_tls_traffic,
             own_hosts,
             own_ports,
             listening,
@@ -119,42 +137,69 @@ fn port_list(p: &Ports) -> impl Iterator<Item = u16> {
     [p.udp, p.tcp, p.tls, p.ws, p.wss].into_iter().flatten()
 }
 
-/// Address written in our Via for a leg.
-fn via_addr(leg: &Leg, listen: SocketAddr, use_ip_lb: bool) -> SocketAddr {
+/// Our port for `t` on a leg: its listening port for that transport, else
+/// its UDP port (a leg always has one address to name), else 5060.
+fn leg_port(ports: &Ports, t: Transport) -> Option<u16> {
+    match t {
+        Transport::Udp => ports.udp,
+        Transport::Tcp => ports.tcp,
+        Transport::Tls => ports.tls,
+        Transport::Ws => ports.ws,
+        Transport::Wss => ports.wss,
+    }
+}
+
+fn listen_addr(leg: &Leg, t: Transport) -> SocketAddr {
+    let port = leg_port(&leg.ports, t).or(leg.ports.udp).or_else(|| {
+        transport::ALL
+            .into_iter()
+            .find_map(|t| leg_port(&leg.ports, t))
+    });
+    SocketAddr::new(leg.host, port.unwrap_or(5060))
+}
+
+/// Address written in our Via for a leg and transport.
+fn via_addr(leg: &Leg, t: Transport, use_ip_lb: bool) -> SocketAddr {
     if use_ip_lb {
-        if let (Some(&ip), Some(port)) = (
-            leg.ip_load_balancer_addresses.first(),
-            leg.ip_load_balancer_ports.udp,
-        ) {
-            return SocketAddr::new(ip, port);
+        if let Some(addr) = ip_lb_addr(leg, t) {
+            return addr;
         }
     }
-    listen
+    listen_addr(leg, t)
+}
+
+/// The leg's IP load balancer address for `t`, when configured.
+fn ip_lb_addr(leg: &Leg, t: Transport) -> Option<SocketAddr> {
+    let ip = *leg.ip_load_balancer_addresses.first()?;
+    let port = leg_port(&leg.ip_load_balancer_ports, t)?;
+    Some(SocketAddr::new(ip, port))
 }
 
 /// Address written in our Record-Route for a leg: the IP load balancer when
 /// configured, so in-dialog requests come back through it to any instance.
-fn record_route_addr(leg: &Leg, listen: SocketAddr) -> SocketAddr {
-    match (
-        leg.ip_load_balancer_addresses.first(),
-        leg.ip_load_balancer_ports.udp,
-    ) {
-        (Some(&ip), Some(port)) => SocketAddr::new(ip, port),
-        _ => listen,
-    }
+fn record_route_addr(leg: &Leg, t: Transport) -> SocketAddr {
+    ip_lb_addr(leg, t).unwrap_or_else(|| listen_addr(leg, t))
 }
 
-fn via_template(addr: SocketAddr) -> Vec<u8> {
-    let mut v = b"Via: SIP/2.0/UDP ".to_vec();
+fn per_transport(f: impl Fn(Transport) -> Vec<u8>) -> [Vec<u8>; 5] {
+    transport::ALL.map(f)
+}
+
+fn via_template(t: Transport, addr: SocketAddr) -> Vec<u8> {
+    let mut v = b"Via: SIP/2.0/".to_vec();
+    v.extend_from_slice(transport::via_token(t));
+    v.push(b' ');
     push_host_port(&mut v, addr.ip(), addr.port());
     v.extend_from_slice(b";branch=z9hG4bK");
     v
 }
 
-fn rr_template(addr: SocketAddr) -> Vec<u8> {
+fn rr_template(t: Transport, addr: SocketAddr) -> Vec<u8> {
     let mut v = b"Record-Route: <sip:".to_vec();
     push_host_port(&mut v, addr.ip(), addr.port());
-    v.extend_from_slice(b";transport=udp;lr");
+    v.extend_from_slice(b";transport=");
+    v.extend_from_slice(transport::uri_token(t));
+    v.extend_from_slice(b";lr");
     v
 }
 

@@ -48,6 +48,8 @@ impl Sim {
             src: src.parse().unwrap(),
             leg,
             handed_off: false,
+            transport: crate::sip::transport::Transport::Udp,
+            conn: None,
         };
         self.proxy.handle(d, self.now, &mut self.out);
         self.out
@@ -327,6 +329,8 @@ fn call_id_affinity_hands_off_to_home_shard() {
             src: CLIENT.parse().unwrap(),
             leg: LegId::External,
             handed_off: false,
+            transport: crate::sip::transport::Transport::Udp,
+            conn: None,
         };
         shards[0].handle(d, now, &mut out);
         if let Some(h) = out.hand_off {
@@ -454,6 +458,8 @@ fn mutated_messages_never_panic_the_proxy() {
             src: CLIENT.parse().unwrap(),
             leg,
             handed_off: i % 3 == 0,
+            transport: crate::sip::transport::Transport::Udp,
+            conn: None,
         };
         sim.proxy.handle(d, sim.now, &mut sim.out);
         for t in &sim.out.transmits {

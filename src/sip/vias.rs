@@ -7,6 +7,7 @@ use super::edit::Edits;
 use super::headers::{self, Rport, Via};
 use super::message::{HeaderName, Message, Span};
 use super::settings::Settings;
+use super::transport::ConnRef;
 use super::write::{parse_ip, push_ip_param, push_u32};
 use crate::balancer::hash::{mix64, Fnv64};
 
@@ -93,6 +94,9 @@ pub struct Popped<'a> {
     pub version: u32,
     /// The first Via that is not ours: where the response goes.
     pub next: Via<'a>,
+    /// The connection one of our Vias recorded (`lbc`): the one the request
+    /// came in on, where the response must leave.
+    pub conn: Option<ConnRef>,
 }
 
 /// Remove the leading Vias that are ours (at most two) and return the first
@@ -106,6 +110,7 @@ pub fn pop_ours<'a>(
     let buf = msg.buf();
     let mut popped = 0usize;
     let mut version = 0;
+    let mut conn = None;
     for h in msg.headers().iter().filter(|h| h.name == HeaderName::Via) {
         let mut removed_from: Option<u32> = None;
         for via in headers::vias(buf, h.value) {
@@ -113,6 +118,7 @@ pub fn pop_ours<'a>(
                 if popped == 0 {
                     version = branch_version(&via);
                 }
+                conn = via_conn(buf, &via).or(conn);
                 popped += 1;
                 removed_from.get_or_insert(via.span.start);
                 continue;
@@ -123,13 +129,23 @@ pub fn pop_ours<'a>(
             if let Some(start) = removed_from {
                 edits.remove(start, via.span.start);
             }
-            return Some(Popped { version, next: via });
+            return Some(Popped {
+                version,
+                next: via,
+                conn,
+            });
         }
         if removed_from.is_some() {
             edits.remove(h.line.start, h.line.end);
         }
     }
     None
+}
+
+/// The `lbc` connection parameter of a Via, if any.
+fn via_conn(buf: &[u8], via: &Via<'_>) -> Option<ConnRef> {
+    let params = buf.get(via.sent_by_end as usize..via.span.end as usize)?;
+    super::transport::conn_param(params)
 }
 
 /// Text after the last `_` of our branch: the dialog's version.
