@@ -166,6 +166,21 @@ fn build_sip(sip: &FileSip, host: IpAddr) -> Result<SipConfig> {
             defaults::SOCKET_BUFFER_BYTES,
             4096,
         )?,
+        streams: build_streams(&sip.streams.clone().unwrap_or_default())?,
+    })
+}
+
+fn build_streams(s: &crate::config::file::FileStreams) -> Result<crate::config::StreamLimits> {
+    Ok(crate::config::StreamLimits {
+        connect_timeout: ms("sip.streams.connectTimeout", s.connect_timeout, 3000)?,
+        idle_timeout: ms("sip.streams.idleTimeout", s.idle_timeout, 600_000)?,
+        message_timeout: ms("sip.streams.messageTimeout", s.message_timeout, 10_000)?,
+        max_connections: at_least(
+            "sip.streams.maxConnections",
+            s.max_connections,
+            65_536,
+            1,
+        )?,
     })
 }
 

@@ -89,6 +89,23 @@ pub struct FileSip {
     pub max_message_size: Option<usize>,
     /// SO_RCVBUF/SO_SNDBUF per SIP socket, bytes.
     pub socket_buffer_bytes: Option<usize>,
+    /// Stream connections (TCP, TLS, WS, WSS): timers and limits.
+    pub streams: Option<FileStreams>,
+}
+
+/// `sip.streams:` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FileStreams {
+    /// Outgoing connect timeout, ms.
+    pub connect_timeout: Option<u64>,
+    /// A connection with no traffic for this long is closed, ms.
+    pub idle_timeout: Option<u64>,
+    /// A message (or TLS / WebSocket handshake) not complete this long after
+    /// its first byte closes the connection, ms.
+    pub message_timeout: Option<u64>,
+    /// Connections per shard at most; beyond, new ones are refused.
+    pub max_connections: Option<usize>,
 }
 
 /// `sip.external:` / `sip.internal:`.

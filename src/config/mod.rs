@@ -129,6 +129,21 @@ pub struct SipConfig {
     pub max_message_size: usize,
     /// SO_RCVBUF / SO_SNDBUF for each SIP socket, bytes.
     pub socket_buffer_bytes: usize,
+    /// Stream connection timers and limits.
+    pub streams: StreamLimits,
+}
+
+/// Timers and limits of SIP stream connections (`sip.streams`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamLimits {
+    /// Outgoing connect timeout.
+    pub connect_timeout: Duration,
+    /// Idle connections are closed after this.
+    pub idle_timeout: Duration,
+    /// An incomplete message (or handshake) older than this closes its connection.
+    pub message_timeout: Duration,
+    /// Connections per shard at most.
+    pub max_connections: usize,
 }
 
 /// Node registry: heartbeats, expiry and static probed nodes.

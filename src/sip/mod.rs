@@ -14,6 +14,7 @@ pub mod proxy;
 
 mod choice;
 pub mod edit;
+pub mod framing;
 pub mod reply;
 mod request;
 mod response;

@@ -14,13 +14,17 @@
 //! - `bufs`: the provided-buffer ring the receives pick from.
 //! - `recv`: the `msghdr` template, source addresses, receive timestamps.
 //! - `slots`: storage for the sends in flight.
+//! - `streams`, `stream_ops`: listeners and connections on the same ring.
 
 mod bufs;
 mod recv;
 mod ring;
 mod slots;
+mod stream_ops;
+mod streams;
 
 #[cfg(test)]
 mod tests;
 
-pub use ring::{Received, RingCounters, Tx, UdpRing};
+pub use ring::{Completion, Received, RingCounters, Tx, UdpRing};
+pub use streams::{StreamEvent, StreamId};

@@ -40,6 +40,7 @@ use socket2::{SockAddr, SockRef, Socket};
 use super::bufs::BufRing;
 use super::recv::{enable_rx_timestamps, parse_sockaddr, recv_msghdr, rx_timestamp};
 use super::slots::SendSlots;
+use super::streams::{self, StreamEvent, StreamId, Streams};
 
 /// Submission queue depth.
 const SQ_ENTRIES: u32 = 1024;
@@ -52,6 +53,11 @@ const RECV_BUFFERS: u16 = 128;
 const RECV_BUFFER_SIZE: usize = 64 * 1024 + 128;
 /// Buffer group id of the receive buffers.
 const BGID: u16 = 0;
+/// Buffer group of the stream receives (their own, so a busy stream cannot
+/// take the datagrams' buffers), and its size.
+const STREAM_BGID: u16 = 1;
+const STREAM_BUFFERS: u16 = 64;
+const STREAM_BUFFER_SIZE: usize = 16 * 1024;
 /// What a completion's `user_data` says it is (high byte), the low bits
 /// being the socket or slot index.
 const TAG_SHIFT: u32 = 56;
@@ -65,7 +71,7 @@ const TAG_RANG: u64 = 4;
 const TAG_CANCEL: u64 = 5;
 /// How long a drop waits for the operations in flight to end.
 const DROP_WAIT: Duration = Duration::from_secs(1);
-const INDEX_MASK: u64 = (1 << TAG_SHIFT) - 1;
+pub(super) const INDEX_MASK: u64 = (1 << TAG_SHIFT) - 1;
 
 /// Failures of the ring's I/O; plain integers, one set per thread.
 #[derive(Debug, Default, Clone, Copy)]
@@ -87,6 +93,20 @@ pub struct RingCounters {
     pub doorbells: u64,
     /// Doorbells this ring could not deliver (target ring gone).
     pub doorbell_errors: u64,
+    /// Accept completions with an error.
+    pub accept_errors: u64,
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Outgoing connections established.
+    pub connected: u64,
+    /// Outgoing connections that failed or timed out.
+    pub connect_failures: u64,
+    /// Bytes received on streams.
+    pub stream_bytes: u64,
+    /// Stream sends that failed (the connection is closed).
+    pub stream_send_errors: u64,
+    /// Connections closed because the peer did not read what we queued.
+    pub stream_overflows: u64,
 }
 
 /// A datagram handed to [`UdpRing::drain`]'s callback.
@@ -113,6 +133,8 @@ pub struct UdpRing {
     bufs: ManuallyDrop<BufRing>,
     sockets: ManuallyDrop<Vec<Listener>>,
     slots: ManuallyDrop<SendSlots>,
+    sbufs: ManuallyDrop<BufRing>,
+    streams: ManuallyDrop<Streams>,
     counters: RingCounters,
     /// Being dropped: ended receives are not re-armed.
     closing: bool,
@@ -132,10 +154,21 @@ struct Listener {
 /// returned by [`UdpRing::tx`].
 pub struct Tx<'a> {
     submitter: Submitter<'a>,
-    sq: SubmissionQueue<'a>,
+    pub(super) sq: SubmissionQueue<'a>,
     sockets: &'a [Listener],
     slots: &'a mut SendSlots,
-    counters: &'a mut RingCounters,
+    pub(super) streams: &'a mut Streams,
+    pub(super) sbgid: u16,
+    pub(super) counters: &'a mut RingCounters,
+}
+
+/// One thing [`UdpRing::drain_events`] reports.
+#[derive(Debug)]
+pub enum Completion<'a> {
+    /// A datagram arrived.
+    Datagram(Received<'a>),
+    /// Something happened on a stream.
+    Stream(StreamEvent<'a>),
 }
 
 // === impl UdpRing ===
@@ -147,6 +180,8 @@ impl UdpRing {
         let ring = build_ring()?;
         let bufs = BufRing::new(RECV_BUFFERS, RECV_BUFFER_SIZE, BGID)?;
         bufs.register(&ring.submitter())?;
+        let sbufs = BufRing::new(STREAM_BUFFERS, STREAM_BUFFER_SIZE, STREAM_BGID)?;
+        sbufs.register(&ring.submitter())?;
         let sockets = sockets
             .into_iter()
             .inspect(enable_rx_timestamps)
@@ -161,6 +196,8 @@ impl UdpRing {
             bufs: ManuallyDrop::new(bufs),
             sockets: ManuallyDrop::new(sockets),
             slots: ManuallyDrop::new(SendSlots::new()),
+            sbufs: ManuallyDrop::new(sbufs),
+            streams: ManuallyDrop::new(Streams::new()),
             counters: RingCounters::default(),
             closing: false,
         };
@@ -195,7 +232,37 @@ impl UdpRing {
             sq,
             sockets: &self.sockets,
             slots: &mut self.slots,
+            streams: &mut self.streams,
+            sbgid: STREAM_BGID,
             counters: &mut self.counters,
+        }
+    }
+
+    /// Accept connections on `listener` (a listening stream socket) from
+    /// now on; returns its index in [`StreamEvent::Accepted`].
+    pub fn listen(&mut self, listener: Socket) -> usize {
+        let index = self.streams.listeners.len();
+        self.streams.listeners.push(streams::ListenSlot {
+            socket: listener,
+            armed: false,
+        });
+        self.arm_accept(index);
+        index
+    }
+
+    fn arm_accept(&mut self, index: usize) {
+        let Some(l) = self.streams.listeners.get(index) else {
+            return;
+        };
+        if l.armed || self.closing {
+            return;
+        }
+        let entry = opcode::AcceptMulti::new(Fd(l.socket.as_raw_fd()))
+            .build()
+            .user_data(tag(streams::TAG_ACCEPT, index));
+        let queued = self.tx().push(entry);
+        if let Some(l) = self.streams.listeners.get_mut(index) {
+            l.armed = queued;
         }
     }
 
@@ -244,14 +311,32 @@ impl UdpRing {
     where
         F: FnMut(Received<'_>, &mut Tx<'_>),
     {
+        self.drain_events(|c, tx| {
+            if let Completion::Datagram(d) = c {
+                on(d, tx);
+            }
+        })
+    }
+
+    /// [`UdpRing::drain`] for datagrams and streams alike: every completion
+    /// ready now goes to `on`, in the order the kernel produced them.
+    pub fn drain_events<F>(&mut self, mut on: F) -> usize
+    where
+        F: FnMut(Completion<'_>, &mut Tx<'_>),
+    {
         let (submitter, sq, mut cq) = self.ring.split();
         let mut tx = Tx {
             submitter,
             sq,
             sockets: &self.sockets,
             slots: &mut self.slots,
+            streams: &mut self.streams,
+            sbgid: STREAM_BGID,
             counters: &mut self.counters,
         };
+        // Listeners whose multishot accept ended (bit i = listener i).
+        let mut accepts_ended: u64 = 0;
+        let mut rearm_streams = false;
         // Sockets whose multishot receive ended (bit i = socket i).
         let mut ended: u64 = 0;
         // Sockets whose receive failed (re-armed at the next drain).
@@ -287,9 +372,58 @@ impl UdpRing {
                         tx.counters,
                     ) {
                         handled += 1;
-                        on(d, &mut tx);
+                        on(Completion::Datagram(d), &mut tx);
                     }
                     self.bufs.recycle(bid);
+                }
+                streams::TAG_ACCEPT => {
+                    if !cqueue::more(cqe.flags()) {
+                        accepts_ended |= 1u64.checked_shl(index as u32).unwrap_or(0);
+                    }
+                    if cqe.result() >= 0 {
+                        tx.accepted(index, cqe.result(), &mut on);
+                    } else {
+                        tx.counters.accept_errors += 1;
+                    }
+                }
+                streams::TAG_SRECV => {
+                    let id = StreamId::from_raw(data & INDEX_MASK);
+                    let more = cqueue::more(cqe.flags());
+                    let result = cqe.result();
+                    if let Some(bid) = cqueue::buffer_select(cqe.flags()) {
+                        let len = usize::try_from(result).unwrap_or(0);
+                        if let Some(bytes) = self.sbufs.get(bid).and_then(|b| b.get(..len)) {
+                            if len > 0 && tx.streams.get_mut(id).is_some_and(|s| !s.closing) {
+                                handled += 1;
+                                tx.counters.stream_bytes += len as u64;
+                                on(Completion::Stream(StreamEvent::Data(id, bytes)), &mut tx);
+                            }
+                        }
+                        self.sbufs.recycle(bid);
+                    }
+                    if !more {
+                        // Data without MORE, or no buffers: the stream goes
+                        // on, its receive is re-armed after the batch; end
+                        // of stream or an error close it.
+                        let goes_on = result > 0 || result == -libc::ENOBUFS;
+                        if result == -libc::ENOBUFS {
+                            tx.counters.recv_no_buffers += 1;
+                        }
+                        rearm_streams |= goes_on;
+                        tx.recv_ended(id, goes_on, &mut on);
+                    }
+                }
+                streams::TAG_SSEND => {
+                    let id = StreamId::from_raw(data & INDEX_MASK);
+                    tx.sent(id, cqe.result(), &mut on);
+                }
+                streams::TAG_CONNECT => {
+                    let id = StreamId::from_raw(data & INDEX_MASK);
+                    tx.connect_done(id, cqe.result(), &mut on);
+                }
+                streams::TAG_LINK_TIMEOUT | streams::TAG_SHUTDOWN => {
+                    let id = StreamId::from_raw(data & INDEX_MASK);
+                    tx.op_done(id, &mut on);
                 }
                 TAG_SEND => tx.slots.complete(index, cqe.result(), tx.counters),
                 TAG_DOORBELL => tx.counters.doorbells += 1,
@@ -300,6 +434,18 @@ impl UdpRing {
         drop(tx);
         drop(cq);
         self.bufs.publish();
+        self.sbufs.publish();
+        for i in 0..self.streams.listeners.len().min(64) {
+            if accepts_ended & (1 << i) != 0 {
+                if let Some(l) = self.streams.listeners.get_mut(i) {
+                    l.armed = false;
+                }
+                self.arm_accept(i);
+            }
+        }
+        if rearm_streams && !self.closing {
+            self.tx().rearm_stream_receives();
+        }
         if self.closing {
             self.mark_ended(ended | failed);
         } else if ended != 0 || self.sockets.iter().any(|l| !l.armed) {
@@ -335,7 +481,7 @@ impl UdpRing {
 
     /// Whether any operation may still touch our memory.
     fn busy(&self) -> bool {
-        self.sockets.iter().any(|l| l.armed) || self.slots.in_flight() > 0
+        self.sockets.iter().any(|l| l.armed) || self.slots.in_flight() > 0 || self.streams.busy()
     }
 
     fn arm(&mut self, i: usize) {
@@ -384,6 +530,8 @@ impl Drop for UdpRing {
             ManuallyDrop::drop(&mut self.bufs);
             ManuallyDrop::drop(&mut self.sockets);
             ManuallyDrop::drop(&mut self.slots);
+            ManuallyDrop::drop(&mut self.streams);
+            ManuallyDrop::drop(&mut self.sbufs);
         }
     }
 }
@@ -479,7 +627,7 @@ impl Tx<'_> {
 
     /// Queue `entry`, submitting what is queued first if the ring is full.
     /// `false` when the kernel would not take entries (the caller counts it).
-    fn push(&mut self, entry: Entry) -> bool {
+    pub(super) fn push(&mut self, entry: Entry) -> bool {
         loop {
             // SAFETY: every entry built in this module points only into
             // memory owned by the `UdpRing` (msghdrs, send slots, buffers)
@@ -493,6 +641,11 @@ impl Tx<'_> {
                 return false;
             }
         }
+    }
+
+    /// [`Tx::flush`] for the stream operations.
+    pub(super) fn flush_pub(&mut self) -> bool {
+        self.flush()
     }
 
     /// Hand every queued entry to the kernel now; `false` if it refused.
@@ -546,6 +699,6 @@ fn check_kernel() -> io::Result<()> {
     ))
 }
 
-fn tag(kind: u64, index: usize) -> u64 {
+pub(super) fn tag(kind: u64, index: usize) -> u64 {
     (kind << TAG_SHIFT) | (index as u64 & INDEX_MASK)
 }

@@ -1,0 +1,129 @@
+//! SIP over a byte stream (RFC 3261 §18.3): where one message ends.
+//!
+//! A message is its head up to the blank line plus `Content-Length` (or the
+//! compact `l`) bytes of body. Between messages, CRLFs are keep-alives
+//! (RFC 5626 §3.5.1): a double CRLF "ping" is answered with a single CRLF
+//! "pong". The caller keeps the unread bytes and calls [`next`] again when
+//! more arrive, so a message split over many reads resumes where it was.
+
+use memchr::memmem;
+
+/// What the front of a stream buffer holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame {
+    /// Not a whole message yet: read more.
+    Partial,
+    /// A whole message of this many bytes.
+    Message(usize),
+    /// A CRLFCRLF keep-alive ping of 4 bytes: answer `\r\n`.
+    Ping,
+    /// A lone CRLF (a pong, or padding) of 2 bytes: skip it.
+    Pong,
+    /// The head or the declared message exceeds `max`, or the head is
+    /// unreadable: the stream cannot be resynchronised.
+    TooBig,
+    /// A head without a usable Content-Length value.
+    BadLength,
+}
+
+/// Frame the front of `buf`, allowing messages up to `max` bytes.
+pub fn next(buf: &[u8], max: usize) -> Frame {
+    if buf.starts_with(b"\r\n\r\n") {
+        return Frame::Ping;
+    }
+    if buf.starts_with(b"\r\n") {
+        return if buf.len() >= 4 || !b"\r\n\r\n".starts_with(buf) {
+            Frame::Pong
+        } else {
+            Frame::Partial
+        };
+    }
+    let Some(head) = memmem::find(buf, b"\r\n\r\n") else {
+        return if buf.len() > max {
+            Frame::TooBig
+        } else {
+            Frame::Partial
+        };
+    };
+    let head_len = head + 4;
+    let body = match content_length(buf.get(..head_len).unwrap_or(&[])) {
+        Ok(n) => n,
+        Err(()) => return Frame::BadLength,
+    };
+    let total = head_len.saturating_add(body);
+    if total > max {
+        Frame::TooBig
+    } else if buf.len() < total {
+        Frame::Partial
+    } else {
+        Frame::Message(total)
+    }
+}
+
+/// The Content-Length of a head (0 when absent: RFC 3261 requires it on
+/// streams, and a message without one has no body we could find).
+fn content_length(head: &[u8]) -> Result<usize, ()> {
+    let mut found = None;
+    for line in head.split(|&b| b == b'\n').skip(1) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
+        let (name, value) = line.split_at(colon);
+        let name = name.trim_ascii();
+        if name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l") {
+            let v = value.get(1..).unwrap_or(&[]).trim_ascii();
+            if v.is_empty() || v.len() > 9 || !v.iter().all(u8::is_ascii_digit) {
+                return Err(());
+            }
+            let n = v
+                .iter()
+                .fold(0usize, |a, &d| a * 10 + usize::from(d - b'0'));
+            if found.is_some_and(|f| f != n) {
+                return Err(());
+            }
+            found = Some(n);
+        }
+    }
+    Ok(found.unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MSG: &[u8] = b"MESSAGE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h\r\nl: 5\r\n\r\nhello";
+
+    #[test]
+    fn whole_partial_and_back_to_back_messages() {
+        assert_eq!(next(MSG, 4096), Frame::Message(MSG.len()));
+        for cut in 1..MSG.len() {
+            assert_eq!(next(&MSG[..cut], 4096), Frame::Partial, "cut at {cut}");
+        }
+        let mut two = MSG.to_vec();
+        two.extend_from_slice(MSG);
+        assert_eq!(next(&two, 4096), Frame::Message(MSG.len()));
+    }
+
+    #[test]
+    fn keep_alives() {
+        assert_eq!(next(b"\r\n\r\n", 100), Frame::Ping);
+        assert_eq!(next(b"\r\n", 100), Frame::Partial);
+        assert_eq!(next(b"\r\nINVITE", 100), Frame::Pong);
+        assert_eq!(next(b"\r\n\r\nINVITE", 100), Frame::Ping);
+    }
+
+    #[test]
+    fn limits_and_bad_lengths() {
+        assert_eq!(next(MSG, 20), Frame::TooBig);
+        assert_eq!(next(&[b'a'; 200], 100), Frame::TooBig);
+        let big = b"INVITE sip:a SIP/2.0\r\nContent-Length: 999999\r\n\r\n";
+        assert_eq!(next(big, 65536), Frame::TooBig);
+        let bad = b"INVITE sip:a SIP/2.0\r\nContent-Length: x\r\n\r\n";
+        assert_eq!(next(bad, 65536), Frame::BadLength);
+        let two = b"INVITE sip:a SIP/2.0\r\nContent-Length: 1\r\nl: 2\r\n\r\nab";
+        assert_eq!(next(two, 65536), Frame::BadLength);
+        let none = b"OPTIONS sip:a SIP/2.0\r\n\r\n";
+        assert_eq!(next(none, 65536), Frame::Message(none.len()));
+    }
+}
