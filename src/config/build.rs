@@ -535,6 +535,13 @@ fn build_smpp(s: &FileSmpp) -> Result<SmppConfig> {
             s.timeout_connection_check_server_side,
             defaults::SMPP_CHECK_SERVER_MS,
         )?,
+        mux_mode: s.mux_mode.unwrap_or(false),
+        max_connection_size: at_least(
+            "smpp.maxConnectionSize",
+            s.max_connection_size,
+            defaults::SMPP_MAX_CONNECTION_SIZE,
+            1,
+        )?,
     })
 }
 

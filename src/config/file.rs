@@ -234,6 +234,10 @@ pub struct FileSmpp {
     pub timeout_connection_check_client_side: Option<u64>,
     /// ms.
     pub timeout_connection_check_server_side: Option<u64>,
+    /// Mux mode instead of regular.
+    pub mux_mode: Option<bool>,
+    /// Outstanding requests per SMPP session.
+    pub max_connection_size: Option<usize>,
 }
 
 /// `ssl:` section.

@@ -259,6 +259,13 @@ pub struct SmppConfig {
     pub timeout_connection_check_client_side: Duration,
     /// `timeoutConnectionCheckServerSide`.
     pub timeout_connection_check_server_side: Duration,
+    /// `muxMode`: ESMEs of one `system_id` share one connection per SMSC
+    /// (the original HEAD's default); false = one SMSC connection per ESME
+    /// (the user guide's design, our default).
+    pub mux_mode: bool,
+    /// `maxConnectionSize`: outstanding requests per session and direction;
+    /// more are answered `ESME_RTHROTTLED` (the original: worker threads).
+    pub max_connection_size: usize,
 }
 
 /// TLS key material (parsed now, wired later).

@@ -296,6 +296,11 @@ impl Importer {
                 self.smpp().timeout_connection_check_server_side =
                     Some(self.number(e, "smpp.timeoutConnectionCheckServerSide")?)
             }
+            "muxMode" => self.smpp().mux_mode = Some(self.boolean(e, "smpp.muxMode")?),
+            "maxConnectionSize" => {
+                let n = self.number(e, "smpp.maxConnectionSize")?;
+                self.smpp().max_connection_size = Some(usize::try_from(n).unwrap_or(usize::MAX))
+            }
             "javax.net.ssl.keyStore" => self.ssl().key_store = Some(self.text(e, "ssl.keyStore")),
             "javax.net.ssl.keyStorePassword" => {
                 self.ssl().key_store_password = Some(self.text(e, "ssl.keyStorePassword"))

@@ -73,6 +73,8 @@ fn expected_default() -> Config {
             reconnect_period: Duration::from_millis(500),
             timeout_connection_check_client_side: Duration::from_millis(3000),
             timeout_connection_check_server_side: Duration::from_millis(3000),
+            mux_mode: false,
+            max_connection_size: 10,
         },
         tls: TlsConfig::default(),
         stats: StatsConfig { port: Some(2006) },

@@ -20,7 +20,9 @@ pub mod framer;
 pub mod header;
 pub mod matrix;
 pub mod pdu;
+pub mod proxy;
 pub mod reply;
+pub mod session;
 
 pub use command::{CommandId, CommandStatus};
 pub use header::Header;

@@ -57,3 +57,5 @@ pub const SMPP_RECONNECT_PERIOD_MS: u64 = 500;
 pub const SMPP_CHECK_CLIENT_MS: u64 = 3000;
 /// `smpp.timeoutConnectionCheckServerSide`, ms.
 pub const SMPP_CHECK_SERVER_MS: u64 = 3000;
+/// `smpp.maxConnectionSize`: the guide's "no more than ten outstanding".
+pub const SMPP_MAX_CONNECTION_SIZE: usize = 10;

@@ -41,7 +41,7 @@ pub(super) fn is_ignored(key: &str) -> bool {
         "org.restcomm.",
         "javax.net.debug",
     ];
-    const KEYS: [&str; 38] = [
+    const KEYS: [&str; 36] = [
         "rmiRegistryPort",
         "rmiRemoteObjectPort",
         "jmxHtmlAdapterPort",
@@ -49,13 +49,11 @@ pub(super) fn is_ignored(key: &str) -> bool {
         "persistentConsistentHashCacheConfiguration",
         "usePrettyEncoding",
         "smppName",
-        "maxConnectionSize",
         "nonBlockingSocketsEnabled",
         "defaultSessionCountersEnabled",
         "isUseRrSendSmppRequestToClient",
         "smppExternalHost",
         "smppInternalHost",
-        "muxMode",
         "toNodeAlgorithmClass",
         "toProviderAlgorithmClass",
         "maxContentLength",

@@ -163,6 +163,11 @@ impl<'a> DataSm<'a> {
         })
     }
 
+    /// Decodes a `data_sm` body (the bytes after the header).
+    pub fn parse(body: &'a [u8]) -> Result<DataSm<'a>, DecodeError> {
+        DataSm::decode(&mut Reader::new(body))
+    }
+
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         put_cstr(out, self.service_type);
         self.source.encode(out);

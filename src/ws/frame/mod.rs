@@ -5,6 +5,53 @@
 //!
 //! Errors are [`WsError`] values that carry the close status to send
 //! ([`WsError::close_code`]); nothing here panics on any input.
+//!
+//! # Driving the decoder
+//!
+//! The runtime keeps one [`Decoder`] and one receive buffer per
+//! connection, decodes until no event is left, then drops what was
+//! consumed (all but a partial frame header of at most 13 bytes):
+//!
+//! ```
+//! use sip_balancer::ws::frame::{self, Decoder, Event, OpCode, Role};
+//!
+//! let mut decoder = Decoder::new(Role::Server, 64 * 1024);
+//! // Received so far: RFC 6455's masked "Hello", and the start of a header.
+//! let mut inbuf = vec![0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58, 0x81];
+//! let mut outbuf = Vec::new();
+//! let mut off = 0;
+//! loop {
+//!     match decoder.decode(&inbuf[off..]) {
+//!         Ok((used, Some(event))) => {
+//!             off += used;
+//!             match event {
+//!                 // Hand the message to the SIP parser before the next decode.
+//!                 Event::Message { payload, .. } => assert_eq!(payload, b"Hello"),
+//!                 Event::Ping(p) => frame::encode(OpCode::Pong, p, None, &mut outbuf).unwrap(),
+//!                 Event::Pong(_) => {}
+//!                 Event::Close { code, .. } => {
+//!                     // Echo the status; then close the socket.
+//!                     let status = code.map(u16::to_be_bytes);
+//!                     let payload = status.as_ref().map_or(&[][..], |s| &s[..]);
+//!                     frame::encode(OpCode::Close, payload, None, &mut outbuf).unwrap();
+//!                     break;
+//!                 }
+//!             }
+//!         }
+//!         // Need more bytes: keep inbuf[off..] and append the next read.
+//!         Ok((used, None)) => {
+//!             off += used;
+//!             break;
+//!         }
+//!         Err(err) => {
+//!             frame::close_frame(err.close_code(), "", None, &mut outbuf).unwrap();
+//!             break; // then close the socket
+//!         }
+//!     }
+//! }
+//! inbuf.drain(..off);
+//! assert_eq!(inbuf, [0x81]);
+//! ```
 
 mod decode;
 mod encode;

@@ -162,7 +162,14 @@ fn python_client_against_our_server() {
     );
     // The server closes the TCP connection first (RFC 6455 §7.1.1).
     drop((sock, writer));
-    let output = peer.0.wait_with_output_ref();
+    let mut output = String::new();
+    peer.0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut output)
+        .unwrap();
+    assert!(peer.0.wait().unwrap().success(), "the Python client failed");
     assert_eq!(output, "client ok\n");
 }
 
@@ -278,22 +285,4 @@ fn our_client_against_python_server() {
     assert_eq!(pongs, [b"hb"]);
     drop((sock, writer));
     assert_eq!(lines.next().unwrap().unwrap(), "closed 1001 shutdown");
-}
-
-trait WaitOutput {
-    fn wait_with_output_ref(&mut self) -> String;
-}
-
-impl WaitOutput for Child {
-    /// Waits for the peer and returns its stdout (it must exit 0).
-    fn wait_with_output_ref(&mut self) -> String {
-        let mut text = String::new();
-        self.stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut text)
-            .unwrap();
-        assert!(self.wait().unwrap().success(), "peer failed");
-        text
-    }
 }
