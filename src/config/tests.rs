@@ -35,6 +35,12 @@ fn expected_default() -> Config {
             is_filter_subdomain: false,
             max_message_size: 65535,
             socket_buffer_bytes: 4 << 20,
+            streams: crate::config::StreamLimits {
+                connect_timeout: Duration::from_millis(3000),
+                idle_timeout: Duration::from_millis(600_000),
+                message_timeout: Duration::from_millis(10_000),
+                max_connections: 65_536,
+            },
         },
         registry: RegistryConfig {
             node_timeout: Duration::from_millis(8400),
@@ -46,6 +52,13 @@ fn expected_default() -> Config {
                 failures_to_down: 3,
                 successes_to_up: 1,
             },
+            health: HealthConfig {
+                error_codes: vec![503],
+                max_errors: 5,
+                max_error_time: Duration::from_millis(300_000),
+                no_response: None,
+                ramp_up: None,
+            },
         },
         algorithm: AlgorithmConfig {
             kind: AlgorithmKind::CallIdAffinity,
@@ -53,6 +66,8 @@ fn expected_default() -> Config {
             call_id_affinity_max_entries: 1_000_000,
             call_id_affinity_group_failover: false,
             sip_header_affinity_key: "Call-ID".into(),
+            sip_header_affinity_exclusion_pattern: None,
+            sip_header_affinity_fallback_key: "Call-ID".into(),
             http_affinity_key: "appsession".into(),
             subcluster_map: Vec::new(),
         },
