@@ -562,8 +562,22 @@ fn build_tls(s: &FileSsl) -> Result<TlsConfig> {
             }
         },
     };
+    if s.key_store.is_some() && s.certificate_file.is_some() {
+        return err(
+            "ssl.certificateFile",
+            "ssl.keyStore and ssl.certificateFile are alternatives: set one",
+        );
+    }
+    if s.private_key_file.is_some() && s.certificate_file.is_none() {
+        return err(
+            "ssl.privateKeyFile",
+            "ssl.privateKeyFile needs ssl.certificateFile",
+        );
+    }
     Ok(TlsConfig {
         key_store: s.key_store.clone(),
+        certificate_file: s.certificate_file.clone(),
+        private_key_file: s.private_key_file.clone(),
         key_store_password: s.key_store_password.clone(),
         trust_store: s.trust_store.clone(),
         trust_store_password: s.trust_store_password.clone(),

@@ -244,8 +244,12 @@ pub struct FileSmpp {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FileSsl {
-    /// Key store path.
+    /// Key store path (PEM chain + key, or PKCS#12).
     pub key_store: Option<String>,
+    /// PEM certificate chain, instead of `keyStore`.
+    pub certificate_file: Option<String>,
+    /// PEM private key of `certificateFile`.
+    pub private_key_file: Option<String>,
     /// Key store password.
     pub key_store_password: Option<String>,
     /// Trust store path.

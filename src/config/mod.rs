@@ -268,11 +268,17 @@ pub struct SmppConfig {
     pub max_connection_size: usize,
 }
 
-/// TLS key material (parsed now, wired later).
+/// TLS key material and policy (`ssl`), turned into rustls configurations
+/// by `tls::TlsContext` when a TLS listener or TLS towards nodes is used.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TlsConfig {
-    /// Certificate chain / key store path.
+    /// Key store path: PEM (certificate chain and private key) or PKCS#12.
     pub key_store: Option<String>,
+    /// PEM certificate chain (`ssl.certificateFile`), instead of `key_store`.
+    pub certificate_file: Option<String>,
+    /// PEM private key of `certificate_file` (`ssl.privateKeyFile`);
+    /// `None` = the key is in `certificate_file`.
+    pub private_key_file: Option<String>,
     /// Key store password.
     pub key_store_password: Option<String>,
     /// Trust store path.
@@ -300,7 +306,9 @@ pub enum TlsClientAuth {
     /// Do not ask for a client certificate (default).
     #[default]
     Disabled,
-    /// As `Disabled`; the original also skipped server-side checks.
+    /// As `Disabled` on listeners; in addition, connections the balancer
+    /// opens (to nodes) do not verify the peer's certificate, like the
+    /// original's trust-all managers.
     DisabledAll,
 }
 
