@@ -4,9 +4,9 @@
 //! touches a socket or a clock.
 //!
 //! Buffers: plaintext and ciphertext go into the caller's `Vec`s (reused by
-//! the caller, so no allocation once they have grown). rustls itself keeps
-//! a reused receive buffer and allocates one small buffer per outgoing
-//! record; that is the floor with its buffered API.
+//! the caller, so they stop growing once warm). rustls' buffered API itself
+//! keeps a reused receive buffer but allocates one small buffer per record,
+//! received and sent; avoiding that would mean its `unbuffered` API.
 
 use std::io::{BufRead, Write};
 use std::net::IpAddr;

@@ -290,6 +290,8 @@ fn in_memory_byte_by_byte_and_close_notify() {
     assert!(cli.pending_ciphertext(), "ClientHello is ready at once");
     assert!(!srv.pending_ciphertext());
     let (mut at_srv, mut at_cli) = (Vec::new(), Vec::new());
+    // An empty read is not an EOF.
+    assert_eq!(srv.feed(&[], &mut at_srv), Ok(0));
     cli.write_plaintext(INVITE).unwrap(); // held until the handshake is done
     for _ in 0..4 {
         trickle(&mut cli, &mut srv, &mut at_srv).unwrap();
