@@ -30,6 +30,9 @@ fn nodes(n: u32) -> Vec<Node> {
                 state: NodeState::Up,
                 source: NodeSource::Heartbeat,
                 hash: node_hash(ip, 5080),
+                weight: 100,
+                bad: false,
+                up_since: 0,
             }
         })
         .collect()

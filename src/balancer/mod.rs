@@ -3,11 +3,21 @@
 //! no clock (time is an argument).
 //!
 //! # Layout
+//! - [`algorithm`]: the [`algorithm::Algorithm`] trait every policy
+//!   implements (and how to write a custom one).
+//! - [`algorithms`]: the built-in algorithms, one per file.
+//! - [`catalog`]: algorithm names → constructors, custom registration.
+//! - [`rendezvous`]: the rendezvous ranking and its candidate iterator
+//!   (failover = next candidate; slow-start admission).
+//! - [`key`]: the affinity key of a request (`sipHeaderAffinityKey`, …).
 //! - [`hash`]: fixed seedless hashes for routing keys and node identities.
-//! - [`rendezvous`]: highest-random-weight choice of a node for a key.
-//! - [`call_id_table`]: the bounded, idle-evicted Call-ID → node affinity table
-//!   that lives on each Call-ID's home shard.
+//! - [`call_id_table`]: the bounded, idle-evicted key → node affinity table
+//!   that lives on each key's home shard.
 
+pub mod algorithm;
+pub mod algorithms;
 pub mod call_id_table;
+pub mod catalog;
 pub mod hash;
+pub mod key;
 pub mod rendezvous;

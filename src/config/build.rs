@@ -11,11 +11,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::file::{
-    CoresSpec, FileAlgorithm, FileConfig, FileHttp, FileLeg, FileNode, FileProbe, FileSip,
+    CoresSpec, FileAlgorithm, FileConfig, FileHealth, FileHttp, FileLeg, FileNode, FileProbe, FileSip,
     FileSmpp, FileSsl, StrList,
 };
 use super::{
-    AlgorithmConfig, AlgorithmKind, Config, Cores, HttpConfig, Leg, Ports, ProbeConfig,
+    AlgorithmConfig, AlgorithmKind, Config, HealthConfig, NoResponseCheck, RampUp, Cores, HttpConfig, Leg, Ports, ProbeConfig,
     RegistryConfig, SipConfig, SmppConfig, StaticNode, StatsConfig, TlsClientAuth, TlsConfig,
 };
 
@@ -328,6 +328,67 @@ fn build_registry(file: &FileConfig) -> Result<RegistryConfig> {
             .map(|(i, n)| build_node(i, n))
             .collect::<Result<_>>()?,
         probe: build_probe(&file.probe.clone().unwrap_or_default())?,
+        health: build_health(&file.health.clone().unwrap_or_default())?,
+    })
+}
+
+fn build_health(h: &FileHealth) -> Result<HealthConfig> {
+    let codes_path = "health.responsesStatusCodeNodeRemoval";
+    let error_codes = match &h.responses_status_code_node_removal {
+        None => defaults::ERROR_CODES.to_vec(),
+        Some(list) => list
+            .0
+            .iter()
+            .map(|c| match c.parse::<u16>() {
+                Ok(code @ 100..=699) => Ok(code),
+                _ => err(codes_path, format!("`{c}` is not a status code (100-699)")),
+            })
+            .collect::<Result<_>>()?,
+    };
+    let no_response = match (h.max_request_number_without_response, h.max_response_time) {
+        (Some(max_requests), Some(t)) => Some(NoResponseCheck {
+            max_requests,
+            max_response_time: ms("health.maxResponseTime", Some(t), 1)?,
+        }),
+        (None, None) => None,
+        (Some(_), None) => {
+            return err("health.maxResponseTime", "needed with maxRequestNumberWithoutResponse")
+        }
+        (None, Some(_)) => {
+            return err(
+                "health.maxRequestNumberWithoutResponse",
+                "needed with maxResponseTime",
+            )
+        }
+    };
+    let ramp_up = match (h.traffic_rampup_cycle_period, h.traffic_percentage_increase) {
+        (Some(period), Some(percent)) => Some(RampUp {
+            period: ms("health.trafficRampupCyclePeriod", Some(period), 1)?,
+            percent: match u8::try_from(percent) {
+                Ok(p @ 1..=100) => p,
+                _ => return err("health.trafficPercentageIncrease", "must be 1-100"),
+            },
+        }),
+        (None, None) => None,
+        (Some(_), None) => {
+            return err("health.trafficPercentageIncrease", "needed with trafficRampupCyclePeriod")
+        }
+        (None, Some(_)) => {
+            return err("health.trafficRampupCyclePeriod", "needed with trafficPercentageIncrease")
+        }
+    };
+    Ok(HealthConfig {
+        error_codes,
+        max_errors: h
+            .max_number_responses_with_error
+            .unwrap_or(defaults::MAX_ERRORS),
+        max_error_time: ms(
+            "health.maxErrorTime",
+            h.max_error_time,
+            defaults::MAX_ERROR_TIME_MS,
+        )?,
+        no_response,
+        ramp_up,
     })
 }
 
@@ -391,15 +452,29 @@ fn build_algorithm(a: &FileAlgorithm) -> Result<AlgorithmConfig> {
         },
         None => AlgorithmKind::CallIdAffinity,
     };
-    let key = a
-        .sip_header_affinity_key
-        .as_deref()
-        .unwrap_or(defaults::SIP_HEADER_AFFINITY_KEY);
-    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
-        return err(
-            "algorithm.sipHeaderAffinityKey",
-            format!("`{key}` is not a header name"),
-        );
+    let key = header_key(
+        "algorithm.sipHeaderAffinityKey",
+        a.sip_header_affinity_key.as_deref(),
+        defaults::SIP_HEADER_AFFINITY_KEY,
+    )?;
+    let fallback_key = header_key(
+        "algorithm.sipHeaderAffinityFallbackKey",
+        a.sip_header_affinity_fallback_key.as_deref(),
+        defaults::SIP_HEADER_AFFINITY_FALLBACK_KEY,
+    )?;
+    let exclusion = a
+        .sip_header_affinity_exclusion_pattern
+        .clone()
+        .filter(|p| !p.is_empty());
+    if let Some(p) = &exclusion {
+        if let Err(e) = regex::bytes::Regex::new(p) {
+            let first = e.to_string();
+            let line = first.lines().last().unwrap_or("invalid");
+            return err(
+                "algorithm.sipHeaderAffinityExclusionPattern",
+                format!("`{p}` is not a regular expression: {}", line.trim()),
+            );
+        }
     }
     let max_entries = a
         .call_id_affinity_max_entries
@@ -415,7 +490,9 @@ fn build_algorithm(a: &FileAlgorithm) -> Result<AlgorithmConfig> {
         ),
         call_id_affinity_max_entries: max_entries,
         call_id_affinity_group_failover: a.call_id_affinity_group_failover.unwrap_or(false),
-        sip_header_affinity_key: key.to_owned(),
+        sip_header_affinity_key: key,
+        sip_header_affinity_exclusion_pattern: exclusion,
+        sip_header_affinity_fallback_key: fallback_key,
         http_affinity_key: a
             .http_affinity_key
             .clone()
@@ -424,18 +501,40 @@ fn build_algorithm(a: &FileAlgorithm) -> Result<AlgorithmConfig> {
     })
 }
 
+/// A header name for an affinity key; the 1.x spellings `from.user` /
+/// `to.user` become `From` / `To`.
+fn header_key(path: &str, key: Option<&str>, default: &str) -> Result<String> {
+    let key = key.unwrap_or(default).trim();
+    match key.to_ascii_lowercase().as_str() {
+        "from.user" => return Ok("From".to_owned()),
+        "to.user" => return Ok("To".to_owned()),
+        _ => {}
+    }
+    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+        return err(path, format!("`{key}` is not a header name"));
+    }
+    Ok(key.to_owned())
+}
+
 /// Native names and the simple names of the original's Java classes (any
-/// package, so misspelt packages like `org.mobicens.tools…` still match).
+/// package, so misspelt packages like `org.mobicens.tools…` still match);
+/// `custom:<name>` names an algorithm registered in code.
 pub fn algorithm_kind(name: &str) -> Option<AlgorithmKind> {
+    if let Some(custom) = name.trim().strip_prefix("custom:") {
+        let custom = custom.trim();
+        return (!custom.is_empty()).then(|| AlgorithmKind::Custom(custom.to_owned()));
+    }
     let simple = name.rsplit('.').next().unwrap_or(name);
     let kind = match simple.to_ascii_lowercase().as_str() {
         "callidaffinity" | "callidaffinitybalanceralgorithm" => AlgorithmKind::CallIdAffinity,
         "headerconsistenthash" | "headerconsistenthashbalanceralgorithm" => {
             AlgorithmKind::HeaderConsistentHash
         }
-        // The removed persistent variant shared its hash across balancers
-        // through a cache; a stateless header hash gives the same agreement.
-        "persistentconsistenthashbalanceralgorithm" => AlgorithmKind::HeaderConsistentHash,
+        // Upstream's persistent variant kept its node list in a cluster
+        // cache; here the node travels in the Route hints instead.
+        "persistentconsistenthash" | "persistentconsistenthashbalanceralgorithm" => {
+            AlgorithmKind::PersistentConsistentHash
+        }
         "pureconsistenthash" | "pureconsistenthashbalanceralgorithm" => {
             AlgorithmKind::PureConsistentHash
         }

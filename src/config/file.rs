@@ -49,6 +49,8 @@ pub struct FileConfig {
     pub nodes: Option<Vec<FileNode>>,
     /// Probe tuning for static nodes.
     pub probe: Option<FileProbe>,
+    /// Node health checks and slow start.
+    pub health: Option<FileHealth>,
     /// HTTP balancer section.
     pub http: Option<FileHttp>,
     /// SMPP balancer section.
@@ -152,6 +154,10 @@ pub struct FileAlgorithm {
     pub call_id_affinity_group_failover: Option<bool>,
     /// Affinity header.
     pub sip_header_affinity_key: Option<String>,
+    /// Regular expression; a matching key is replaced by the fallback key.
+    pub sip_header_affinity_exclusion_pattern: Option<String>,
+    /// Header used when the key is excluded or missing.
+    pub sip_header_affinity_fallback_key: Option<String>,
     /// HTTP GET parameter for hash algorithms.
     pub http_affinity_key: Option<String>,
     /// Subcluster groups of node IPs.
@@ -194,6 +200,70 @@ pub struct FileProbe {
     pub failures_to_down: Option<u32>,
     /// Successes that bring a node up.
     pub successes_to_up: Option<u32>,
+}
+
+/// `health:` section.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FileHealth {
+    /// Status codes counted as node errors.
+    pub responses_status_code_node_removal: Option<U16List>,
+    /// Errors tolerated within `maxErrorTime`.
+    pub max_number_responses_with_error: Option<u32>,
+    /// Error window, ms.
+    pub max_error_time: Option<u64>,
+    /// Requests without a response tolerated.
+    pub max_request_number_without_response: Option<u32>,
+    /// Time without a response tolerated, ms.
+    pub max_response_time: Option<u64>,
+    /// Slow-start step period, ms.
+    pub traffic_rampup_cycle_period: Option<u64>,
+    /// Slow-start step, percent.
+    pub traffic_percentage_increase: Option<u32>,
+}
+
+/// Status codes written as a YAML sequence of numbers or one comma-separated string.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct U16List(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for U16List {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(U16ListVisitor)
+    }
+}
+
+struct U16ListVisitor;
+
+impl<'de> Visitor<'de> for U16ListVisitor {
+    type Value = U16List;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a status code, a list of status codes or a comma-separated string")
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<U16List, E> {
+        Ok(U16List(vec![v.to_string()]))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<U16List, E> {
+        Ok(U16List(vec![v.to_string()]))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<U16List, E> {
+        Ok(U16List(StrList::from_comma_list(v).0))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<U16List, A::Error> {
+        let mut out = Vec::new();
+        while let Some(item) = seq.next_element::<serde_yaml::Value>()? {
+            match item {
+                serde_yaml::Value::Number(n) => out.push(n.to_string()),
+                serde_yaml::Value::String(s) => out.push(s.trim().to_owned()),
+                _ => return Err(de::Error::custom("status codes are numbers")),
+            }
+        }
+        Ok(U16List(out))
+    }
 }
 
 /// `http:` section.

@@ -157,6 +157,45 @@ pub struct RegistryConfig {
     pub static_nodes: Vec<StaticNode>,
     /// Active probe settings for static nodes.
     pub probe: ProbeConfig,
+    /// Health checks and slow start of nodes.
+    pub health: HealthConfig,
+}
+
+/// Node health: exclusion on error responses or missing responses, and the
+/// slow start of a node that (re)joins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthConfig {
+    /// Response codes that count as node errors (`responsesStatusCodeNodeRemoval`).
+    pub error_codes: Vec<u16>,
+    /// A node is excluded after more than this many errors (`maxNumberResponsesWithError`).
+    pub max_errors: u32,
+    /// Window in which errors are counted (`maxErrorTime`).
+    pub max_error_time: Duration,
+    /// No-response check: excluded after more than `max_requests` requests
+    /// without any response for longer than `max_response_time`
+    /// (`maxRequestNumberWithoutResponse`, `maxResponseTime`; both needed).
+    pub no_response: Option<NoResponseCheck>,
+    /// Slow start (`trafficRampupCyclePeriod`, `trafficPercentageIncrease`; both needed).
+    pub ramp_up: Option<RampUp>,
+}
+
+/// The no-response health check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoResponseCheck {
+    /// Requests forwarded to the node since its last response.
+    pub max_requests: u32,
+    /// Time since its last response.
+    pub max_response_time: Duration,
+}
+
+/// Slow start of a node that joins: its share of new calls grows by
+/// `percent` every `period`, from `percent` to 100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RampUp {
+    /// Time between two steps.
+    pub period: Duration,
+    /// Step, percent of a full node's share (1–100).
+    pub percent: u8,
 }
 
 /// A node listed in the configuration.
@@ -187,21 +226,28 @@ pub struct ProbeConfig {
     pub successes_to_up: u32,
 }
 
-/// Balancing algorithms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Balancing algorithms (`src/balancer/algorithms/`, one file each).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AlgorithmKind {
     /// Call-ID affinity table; new calls and failover by rendezvous hash (default).
     CallIdAffinity,
-    /// Stateless hash of the affinity key over the live set.
+    /// Stateless rendezvous hash of the affinity key over the live set; the
+    /// hash decides every request that is not explicitly addressed.
     HeaderConsistentHash,
-    /// Consistent-hash ring over the live set.
+    /// As `HeaderConsistentHash` (the original's ring, replaced by the same hash).
     PureConsistentHash,
+    /// Rendezvous hash of the affinity key, but dialogs follow the node
+    /// recorded in their Route hints: affinity survives node-set changes.
+    PersistentConsistentHash,
     /// Call-ID affinity with failover preferring the dead node's subcluster.
     ClusterSubdomainAffinity,
     /// Affinity keyed by a header (To/From user, …).
     UserBased,
     /// Everything to one active node.
     ActiveStandby,
+    /// An algorithm registered in code under this name
+    /// (`balancer::catalog::register`), written `custom:<name>`.
+    Custom(String),
 }
 
 /// Algorithm choice and tuning.
@@ -217,6 +263,12 @@ pub struct AlgorithmConfig {
     pub call_id_affinity_group_failover: bool,
     /// Header whose value keys affinity (`sipHeaderAffinityKey`), default `Call-ID`.
     pub sip_header_affinity_key: String,
+    /// A key matching this regular expression is replaced by the fallback key
+    /// (`sipHeaderAffinityExclusionPattern`).
+    pub sip_header_affinity_exclusion_pattern: Option<String>,
+    /// Header keying affinity when the key is excluded or missing
+    /// (`sipHeaderAffinityFallbackKey`), default `Call-ID`.
+    pub sip_header_affinity_fallback_key: String,
     /// HTTP GET parameter used by hash algorithms (`httpAffinityKey`).
     pub http_affinity_key: String,
     /// Subcluster groups for `ClusterSubdomainAffinity`.
@@ -440,3 +492,6 @@ fn looks_like_properties(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod algorithm_tests;

@@ -25,7 +25,7 @@ use keys::{is_ignored, nist_key, P};
 use super::build::{algorithm_kind, parse_transport};
 use super::error::ConfigError;
 use super::file::{
-    FileAlgorithm, FileConfig, FileHttp, FileLeg, FileSip, FileSmpp, FileSsl, StrList,
+    FileAlgorithm, FileConfig, FileHealth, FileHttp, FileLeg, FileSip, FileSmpp, FileSsl, StrList,
 };
 
 /// The result of importing a properties file.
@@ -234,6 +234,41 @@ impl Importer {
                 self.alg().http_affinity_key = Some(self.text(e, "algorithm.httpAffinityKey"))
             }
             "subclusterMap" => self.alg().subcluster_map = Some(self.subclusters(e)),
+            "sipHeaderAffinityExclusionPattern" => {
+                self.alg().sip_header_affinity_exclusion_pattern =
+                    Some(self.text(e, "algorithm.sipHeaderAffinityExclusionPattern"))
+            }
+            "sipHeaderAffinityFallbackKey" => {
+                self.alg().sip_header_affinity_fallback_key =
+                    Some(self.text(e, "algorithm.sipHeaderAffinityFallbackKey"))
+            }
+            "responsesStatusCodeNodeRemoval" => {
+                let codes = self.list(e, "health.responsesStatusCodeNodeRemoval");
+                self.health().responses_status_code_node_removal =
+                    Some(super::file::U16List(codes.0))
+            }
+            "maxNumberResponsesWithError" => {
+                let n = self.number(e, "health.maxNumberResponsesWithError")?;
+                self.health().max_number_responses_with_error = Some(self.small(e, n)?)
+            }
+            "maxErrorTime" => {
+                self.health().max_error_time = Some(self.number(e, "health.maxErrorTime")?)
+            }
+            "maxRequestNumberWithoutResponse" => {
+                let n = self.number(e, "health.maxRequestNumberWithoutResponse")?;
+                self.health().max_request_number_without_response = Some(self.small(e, n)?)
+            }
+            "maxResponseTime" => {
+                self.health().max_response_time = Some(self.number(e, "health.maxResponseTime")?)
+            }
+            "trafficRampupCyclePeriod" => {
+                self.health().traffic_rampup_cycle_period =
+                    Some(self.number(e, "health.trafficRampupCyclePeriod")?)
+            }
+            "trafficPercentageIncrease" => {
+                let n = self.number(e, "health.trafficPercentageIncrease")?;
+                self.health().traffic_percentage_increase = Some(self.small(e, n)?)
+            }
             "extraServerNodes" => {
                 self.sip().extra_server_nodes = Some(self.list(e, "sip.extraServerNodes"))
             }
@@ -536,6 +571,15 @@ impl Importer {
 
     fn int(&mut self) -> &mut FileLeg {
         self.sip().internal.get_or_insert_with(FileLeg::default)
+    }
+
+    fn health(&mut self) -> &mut FileHealth {
+        self.out.file.health.get_or_insert_with(FileHealth::default)
+    }
+
+    /// A count that must fit 32 bits.
+    fn small(&self, e: &Entry, n: u64) -> Result<u32, ConfigError> {
+        u32::try_from(n).map_err(|_| self.bad(e, &format!("{n} is too large")))
     }
 
     fn alg(&mut self) -> &mut FileAlgorithm {

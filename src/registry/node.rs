@@ -11,6 +11,9 @@ use crate::config::{Ports, Transport};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NodeId(pub u32);
 
+/// [`Node::weight`] of a node that is not ramping up.
+pub const FULL_WEIGHT: u8 = 100;
+
 /// Liveness of a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeState {
@@ -57,6 +60,16 @@ pub struct Node {
     /// Identity hash used by rendezvous hashing: a pure function of
     /// (ip, udp port), so every shard and every balancer instance agrees.
     pub hash: u64,
+    /// Share of a fully ramped node's new calls this node takes, in percent
+    /// (1–100). Below 100 while it ramps up after joining (slow start,
+    /// `trafficRampupCyclePeriod` / `trafficPercentageIncrease`).
+    pub weight: u8,
+    /// Excluded from new calls by a health check (error responses or no
+    /// responses); like a draining node it keeps its dialogs.
+    pub bad: bool,
+    /// Registry generation at which the node last became `Up`: the longest-up
+    /// node is the smallest (`ActiveStandby` keeps it active).
+    pub up_since: u64,
 }
 
 // === impl Node ===
@@ -86,6 +99,9 @@ impl Node {
             state,
             source,
             hash: node_hash(ip, udp_port),
+            weight: FULL_WEIGHT,
+            bad: false,
+            up_since: 0,
         }
     }
 
@@ -94,9 +110,10 @@ impl Node {
         matches!(self.state, NodeState::Up | NodeState::Draining)
     }
 
-    /// Eligible for new calls.
+    /// Eligible for new calls: up, balanced (not an extra server node) and
+    /// not excluded by a health check.
     pub fn takes_new_calls(&self) -> bool {
-        self.state == NodeState::Up && self.source != NodeSource::Extra
+        self.state == NodeState::Up && !self.bad && self.source != NodeSource::Extra
     }
 
     /// Port for a transport, if the node listens on it.

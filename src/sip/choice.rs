@@ -1,17 +1,26 @@
 //! Node choice for the proxy: which node takes a client request, and which
 //! node replaces a dead one for a response heading to it. [`Balancing`] is
-//! the per-shard state of the configured algorithm (today Call-ID affinity:
-//! the home shard's table plus rendezvous hashing).
+//! the per-shard state of the configured [`Algorithm`]
+//! (`algorithm.algorithmClass`, see [`crate::balancer::catalog`]).
+//!
+//! For a client request, in order: an alive node named by our Route hint
+//! (same version; skipped by algorithms that do not follow hints) → an
+//! alive node the request is explicitly addressed to (first remaining
+//! Route, else Request-URI; never an `extraServerNodes` entry) → a hop to
+//! the key's home shard for stateful algorithms → the algorithm. New calls
+//! (no Route `version`) choose among the nodes of
+//! [`NodeSet::new_call_version`]; dialogs stay in their version.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::message::Message;
 use super::routes::{self, RouteInfo};
-use crate::balancer::call_id_table::CallIdTable;
-use crate::balancer::rendezvous;
+use crate::balancer::algorithm::{Algorithm, Request, Setup};
+use crate::balancer::catalog;
+use crate::balancer::key::AffinityKey;
 use crate::config::Config;
-use crate::registry::{Node, NodeSet};
+use crate::registry::{Node, NodeId, NodeSet};
 
 /// Outcome of choosing a node for a client request.
 pub(crate) enum Choice<'n> {
@@ -40,37 +49,66 @@ pub(crate) enum Retarget {
 /// Per-shard state of the balancing algorithm.
 #[derive(Debug)]
 pub(crate) struct Balancing {
-    table: CallIdTable,
+    algo: Box<dyn Algorithm>,
+    key: AffinityKey,
+    /// The key is the Call-ID: the caller's Call-ID hash is the key.
+    key_is_call_id: bool,
+    shards: usize,
+    /// Snapshot generation the lifecycle hooks were last run for.
+    generation: u64,
+    /// Nodes taking new calls in that snapshot, by id.
+    eligible: Vec<NodeId>,
+    /// Scratch list for the next snapshot (kept to reuse its allocation).
+    scratch: Vec<NodeId>,
+    /// Next wake-up when the algorithm has no timers: an hour after the
+    /// last `handle_timeout`, so an idle shard is not woken for nothing.
+    idle_deadline: Instant,
 }
+
+/// Wake-up period of a shard whose algorithm has no timers.
+const IDLE_WAKE: Duration = Duration::from_secs(3600);
 
 impl Balancing {
     pub(crate) fn new(cfg: &Config, shards: usize, now: Instant) -> Balancing {
-        let algo = &cfg.algorithm;
-        let per_shard = (algo.call_id_affinity_max_entries / shards.max(1)).max(1);
+        let shards = shards.max(1);
+        let setup = Setup {
+            config: &cfg.algorithm,
+            shards,
+            now,
+        };
+        let algo = catalog::build(&setup);
+        let key = AffinityKey::from_config(&cfg.algorithm);
+        let key_is_call_id = !algo.keyed_by_header() || key.is_call_id();
         Balancing {
-            table: CallIdTable::new(per_shard, algo.call_id_affinity_max_time_in_cache, now),
+            algo,
+            key,
+            key_is_call_id,
+            shards,
+            generation: 0,
+            eligible: Vec::new(),
+            scratch: Vec::new(),
+            idle_deadline: now + IDLE_WAKE,
         }
     }
 
-    /// Node for a client request: alive hint → explicitly addressed alive
-    /// node → affinity table (on the home shard) → rendezvous hash over the
-    /// live nodes of the dialog's version (new call or failover; recorded in
-    /// the table).
+    /// Node for a client request (see the module documentation).
     pub(crate) fn choose<'n>(
         &mut self,
         nodes: &'n NodeSet,
-        _msg: &Message<'_>,
+        msg: &Message<'_>,
         routes: &RouteInfo<'_>,
         ctx: &ChoiceCtx,
     ) -> Choice<'n> {
-        let table = &mut self.table;
+        self.sync(nodes, ctx.now);
         let version_ok = |n: &Node| routes.version.is_none_or(|v| v == n.version);
-        if let Some(n) = routes
-            .hint
-            .and_then(|a| nodes.alive_by_addr(a.ip(), a.port()))
-        {
-            if version_ok(n) {
-                return Choice::Node(n);
+        if self.algo.follows_hints() {
+            if let Some(n) = routes
+                .hint
+                .and_then(|a| nodes.alive_by_addr(a.ip(), a.port()))
+            {
+                if version_ok(n) {
+                    return Choice::Node(n);
+                }
             }
         }
         let explicit = match routes.first_remaining {
@@ -82,27 +120,29 @@ impl Balancing {
                 return Choice::Node(n);
             }
         }
-        if ctx.home != ctx.shard && !ctx.handed_off {
-            return Choice::HandOff(ctx.home);
-        }
-        if let Some(n) = table.get(ctx.key, ctx.now).and_then(|id| nodes.get(id)) {
-            if n.is_alive() {
-                return Choice::Node(n);
+        let version = routes
+            .version
+            .unwrap_or_else(|| nodes.new_call_version());
+        let req = self.request(msg, ctx.key, version);
+        if self.algo.stateful() && !ctx.handed_off {
+            let home = if self.key_is_call_id {
+                ctx.home
+            } else {
+                (req.key % self.shards as u64) as usize
+            };
+            if home != ctx.shard {
+                return Choice::HandOff(home);
             }
         }
-        let version = routes.version.unwrap_or_else(|| nodes.latest_version());
-        match rendezvous::pick(ctx.key, nodes.candidates(version)) {
-            Some(n) => {
-                table.insert(ctx.key, n.id, ctx.now);
-                Choice::Node(n)
-            }
+        match self.algo.choose(&req, nodes, ctx.now) {
+            Some(n) => Choice::Node(n),
             None => Choice::NoNode,
         }
     }
 
     /// A response going to node address `dst`: if that node is known and
-    /// dead, the replacement is the rendezvous choice for the Call-ID
-    /// (`key`) among the live nodes of the dialog's version — the same node
+    /// dead, the replacement is the algorithm's failover for the dialog
+    /// (`key` = Call-ID hash, `version` from our Via) — the node its
     /// in-dialog requests fail over to.
     pub(crate) fn failover_target(
         &self,
@@ -113,7 +153,14 @@ impl Balancing {
     ) -> Retarget {
         match nodes.find_by_addr(dst.ip(), dst.port()) {
             Some(n) if !n.is_alive() => {
-                match rendezvous::pick(key, nodes.candidates(version))
+                let req = Request {
+                    key,
+                    call_id: key,
+                    version,
+                };
+                match self
+                    .algo
+                    .failover(&req, n, nodes)
                     .and_then(|p| p.addr(crate::config::Transport::Udp))
                 {
                     Some(addr) => Retarget::To(addr),
@@ -126,16 +173,55 @@ impl Balancing {
 
     /// Run timers (affinity-table eviction) due at `now`.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
-        self.table.handle_timeout(now);
+        self.algo.handle_timeout(now);
+        if now >= self.idle_deadline {
+            self.idle_deadline = now + IDLE_WAKE;
+        }
     }
 
     /// When `handle_timeout` should next run.
     pub(crate) fn poll_timeout(&self) -> Instant {
-        self.table.poll_timeout()
+        self.algo.poll_timeout().unwrap_or(self.idle_deadline)
     }
 
     /// Entries in this shard's affinity state.
     pub(crate) fn len(&self) -> usize {
-        self.table.len()
+        self.algo.len()
+    }
+
+    /// The algorithm's view of a request.
+    fn request(&self, msg: &Message<'_>, call_id: u64, version: u32) -> Request {
+        let key = if self.key_is_call_id {
+            call_id
+        } else {
+            self.key.hash(msg)
+        };
+        Request {
+            key,
+            call_id,
+            version,
+        }
+    }
+
+    /// Run the lifecycle hooks for a snapshot not seen yet: nodes that
+    /// started or stopped taking new calls.
+    fn sync(&mut self, nodes: &NodeSet, now: Instant) {
+        if nodes.generation == self.generation {
+            return;
+        }
+        self.generation = nodes.generation;
+        self.scratch.clear();
+        let eligible = nodes.nodes().iter().filter(|n| n.takes_new_calls());
+        self.scratch.extend(eligible.map(|n| n.id));
+        for n in nodes.nodes() {
+            let was = self.eligible.binary_search(&n.id).is_ok();
+            let is = self.scratch.binary_search(&n.id).is_ok();
+            match (was, is) {
+                (false, true) => self.algo.node_added(n, now),
+                (true, false) => self.algo.node_removed(n, now),
+                _ => {}
+            }
+        }
+        std::mem::swap(&mut self.eligible, &mut self.scratch);
     }
 }

@@ -43,6 +43,14 @@ pub const AFFINITY_MAX_TIME_S: u64 = 500;
 pub const AFFINITY_MAX_ENTRIES: usize = 1_000_000;
 /// `algorithm.sipHeaderAffinityKey`.
 pub const SIP_HEADER_AFFINITY_KEY: &str = "Call-ID";
+/// `algorithm.sipHeaderAffinityFallbackKey`.
+pub const SIP_HEADER_AFFINITY_FALLBACK_KEY: &str = "Call-ID";
+/// `health.responsesStatusCodeNodeRemoval`.
+pub const ERROR_CODES: [u16; 1] = [503];
+/// `health.maxNumberResponsesWithError`.
+pub const MAX_ERRORS: u32 = 5;
+/// `health.maxErrorTime`, ms.
+pub const MAX_ERROR_TIME_MS: u64 = 300_000;
 /// `algorithm.httpAffinityKey`.
 pub const HTTP_AFFINITY_KEY: &str = "appsession";
 /// `smpp.timeoutResponse`, ms.

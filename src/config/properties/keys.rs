@@ -41,7 +41,7 @@ pub(super) fn is_ignored(key: &str) -> bool {
         "org.restcomm.",
         "javax.net.debug",
     ];
-    const KEYS: [&str; 36] = [
+    const KEYS: &[&str] = &[
         "rmiRegistryPort",
         "rmiRemoteObjectPort",
         "jmxHtmlAdapterPort",
@@ -63,18 +63,9 @@ pub(super) fn is_ignored(key: &str) -> bool {
         "isSend5xxResponseSatusCode",
         "isSend5xxResponseReasonHeader",
         "responseStatusCodeNodeRemoval",
-        "responsesStatusCodeNodeRemoval",
         "responseReasonNodeRemoval",
-        "maxNumberResponsesWithError",
-        "maxErrorTime",
         "removeNodesOn500Response",
         "isUseWithNexmo",
-        "trafficRampupCyclePeriod",
-        "trafficPercentageIncrease",
-        "maxRequestNumberWithoutResponse",
-        "maxResponseTime",
-        "sipHeaderAffinityExclusionPattern",
-        "sipHeaderAffinityFallbackKey",
         "shutdownTimeout",
         "logConfigFile",
         "logLevel",
