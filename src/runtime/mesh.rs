@@ -21,6 +21,7 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::sip::proxy::LegId;
+use crate::sip::transport::{ConnRef, Transport};
 
 /// Hand-off queue depth per shard.
 const QUEUE: usize = 4096;
@@ -28,17 +29,34 @@ const QUEUE: usize = 4096;
 /// Spare buffers a shard keeps at most (beyond, returned buffers are freed).
 const SPARES: usize = 256;
 
-/// A datagram on its way to its home shard.
+/// A message on its way to its home shard, or a message to send on a
+/// connection another shard owns.
 #[derive(Debug)]
 pub(crate) struct HandOff {
-    /// The datagram as received (the one copy of the hop).
+    /// The message as received, or as it must leave (the one copy of the hop).
     pub(crate) bytes: Vec<u8>,
-    /// Its sender.
+    /// Its sender, or where it goes (`deliver`).
     pub(crate) src: SocketAddr,
-    /// The socket it arrived on (the home shard answers from its own one).
+    /// The leg it arrived on (the home shard answers from its own socket),
+    /// or leaves from.
     pub(crate) leg: LegId,
     /// The shard that made the copy (gets the buffer back).
     pub(crate) from: usize,
+    /// Its transport and connection.
+    pub(crate) transport: Transport,
+    pub(crate) conn: Option<ConnRef>,
+    /// Already processed: only send it (on `conn`, which this shard owns).
+    pub(crate) deliver: bool,
+}
+
+/// What travels with a hand-off's bytes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Envelope {
+    pub(crate) addr: SocketAddr,
+    pub(crate) leg: LegId,
+    pub(crate) transport: Transport,
+    pub(crate) conn: Option<ConnRef>,
+    pub(crate) deliver: bool,
 }
 
 /// One shard's end of the mesh.
@@ -101,7 +119,7 @@ impl Mesh {
 
     /// Queue a copy of `bytes` for shard `home`; `false` when dropped
     /// (full or gone).
-    pub(crate) fn send(&mut self, home: usize, bytes: &[u8], src: SocketAddr, leg: LegId) -> bool {
+    pub(crate) fn send(&mut self, home: usize, bytes: &[u8], env: Envelope) -> bool {
         let Some(peer) = self.ends.peers.get(home) else {
             return false;
         };
@@ -110,9 +128,12 @@ impl Mesh {
         copy.extend_from_slice(bytes);
         let msg = HandOff {
             bytes: copy,
-            src,
-            leg,
+            src: env.addr,
+            leg: env.leg,
             from: self.ends.id,
+            transport: env.transport,
+            conn: env.conn,
+            deliver: env.deliver,
         };
         if peer.try_send(msg).is_err() {
             return false;

@@ -23,7 +23,9 @@
 //! nothing else. `unsafe` is confined to `uring` (ring entries point into
 //! memory the kernel writes).
 
+mod conns;
 mod control;
+mod layers;
 mod mesh;
 mod shard;
 mod shards;
@@ -42,6 +44,8 @@ use log::{info, warn};
 
 use crate::config::Config;
 use crate::registry::Registry;
+use crate::sip::proxy::LegId;
+use crate::sip::transport::Transport;
 
 /// Capacity of the shards → registry event queue. Events beyond it are
 /// dropped and counted (the forwarding path never waits for the registry).
@@ -57,6 +61,9 @@ pub fn run(cfg: Config) -> io::Result<()> {
     let stop = signals.stop();
     let cpus = shards::cpus(&cfg.cores)?;
     let n = cpus.len();
+    let tls = crate::tls::TlsContext::for_config(&cfg)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?
+        .map(Arc::new);
     let bound = bind_all(&cfg, n)?;
     log_listening(&bound, n);
     warn_unimplemented(&cfg);
@@ -80,6 +87,8 @@ pub fn run(cfg: Config) -> io::Result<()> {
         stop: stop.clone(),
         external: bound.external.1,
         internal: bound.internal.map(|(_, sockets)| sockets),
+        streams: bound.streams,
+        tls,
         subscribers,
         control,
     });
@@ -100,6 +109,10 @@ struct Bound {
     external: (SocketAddr, Vec<socket2::Socket>),
     /// One internal SIP/UDP socket per shard, when an internal leg listens on UDP.
     internal: Option<(SocketAddr, Vec<socket2::Socket>)>,
+    /// Stream listeners (one socket per shard each).
+    streams: Vec<shards::StreamGroup>,
+    /// Their addresses, for the start-up summary.
+    stream_addrs: Vec<(LegId, Transport, SocketAddr)>,
     /// The registry's probe socket (shard 0 only, not shared).
     probe: socket2::Socket,
     /// Its local address (goes into the probes' Via).
@@ -140,9 +153,33 @@ fn bind_all(cfg: &Config, shards: usize) -> io::Result<Bound> {
         sockets::Sharing::Exclusive,
     )?;
     let probe_addr = sockets::local_addr(&probe)?;
+    let mut streams = Vec::new();
+    let mut stream_addrs = Vec::new();
+    let legs = std::iter::once((LegId::External, &sip.external))
+        .chain(sip.internal.as_ref().map(|l| (LegId::Internal, l)));
+    for (leg_id, leg) in legs {
+        let ports = [
+            (Transport::Tcp, leg.ports.tcp),
+            (Transport::Tls, leg.ports.tls),
+            (Transport::Ws, leg.ports.ws),
+            (Transport::Wss, leg.ports.wss),
+        ];
+        for (transport, port) in ports {
+            let Some(port) = port else { continue };
+            let (addr, sockets) = sockets::bind_tcp_group(SocketAddr::new(leg.host, port), shards)?;
+            stream_addrs.push((leg_id, transport, addr));
+            streams.push(shards::StreamGroup {
+                leg: leg_id,
+                transport,
+                sockets,
+            });
+        }
+    }
     Ok(Bound {
         external,
         internal,
+        streams,
+        stream_addrs,
         probe,
         probe_addr,
     })
@@ -155,6 +192,14 @@ fn log_listening(bound: &Bound, shards: usize) {
     );
     if let Some((addr, _)) = &bound.internal {
         info!("listening sip/udp internal {addr} ({shards} shards)");
+    }
+    for (leg, transport, addr) in &bound.stream_addrs {
+        let leg = match leg {
+            LegId::External => "external",
+            LegId::Internal => "internal",
+        };
+        let t = String::from_utf8_lossy(crate::sip::transport::uri_token(*transport));
+        info!("listening sip/{t} {leg} {addr} ({shards} shards)");
     }
     info!("probing nodes from udp {}", bound.probe_addr);
 }

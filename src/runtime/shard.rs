@@ -27,12 +27,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use hdrhistogram::Histogram;
 use log::{debug, info};
 
+use super::conns::{Conns, FrameFailure};
 use super::control::Control;
-use super::mesh::Mesh;
+use super::mesh::{Envelope, Mesh};
 use super::shutdown::{Stop, POLL};
-use super::uring::{Received, Tx, UdpRing};
+use super::uring::{Completion, Received, StreamEvent, StreamId, Tx, UdpRing};
 use crate::registry::{Event, NodeSet};
+use crate::sip::framing::{self, Frame};
 use crate::sip::proxy::{Datagram, LegId, Output, Proxy};
+use crate::sip::transport::is_stream;
 
 /// Lower bound on one sleep when a timer is due, so a deadline that does
 /// not advance cannot spin the core.
@@ -65,6 +68,8 @@ pub(crate) struct Core {
     /// Ring socket index of the registry's probe socket (shard 0).
     probe: Option<usize>,
     mesh: Mesh,
+    /// This shard's stream connections.
+    conns: Conns,
     /// Events for the registry (bounded, never waited on).
     events: crossbeam_channel::Sender<Event>,
     /// Snapshots from shard 0 (shards 1..n).
@@ -104,6 +109,7 @@ pub(crate) struct Parts {
     pub(crate) internal: Option<usize>,
     pub(crate) probe: Option<usize>,
     pub(crate) mesh: Mesh,
+    pub(crate) conns: Conns,
     pub(crate) events: crossbeam_channel::Sender<Event>,
     pub(crate) snapshots: Option<crossbeam_channel::Receiver<Arc<NodeSet>>>,
     pub(crate) control: Option<Control>,
@@ -121,6 +127,7 @@ impl Shard {
                 internal: p.internal,
                 probe: p.probe,
                 mesh: p.mesh,
+                conns: p.conns,
                 events: p.events,
                 snapshots: p.snapshots,
                 control: p.control,
@@ -161,10 +168,16 @@ impl Shard {
             );
         }
         core.take_hand_offs(&mut self.ring.tx());
-        self.ring.drain(|d, tx| core.on_received(d, tx));
+        self.ring.drain_events(|c, tx| match c {
+            Completion::Datagram(d) => core.on_received(d, tx),
+            Completion::Stream(e) => core.on_stream(e, tx),
+        });
         let now = Instant::now();
         if core.proxy.poll_timeout() <= now {
             core.proxy.handle_timeout(now);
+        }
+        if core.conns.poll_timeout().is_some_and(|t| t <= now) {
+            core.conns.handle_timeout(now, &mut self.ring.tx());
         }
         for fd in core.mesh.doorbells() {
             self.ring.ring_doorbell(fd);
@@ -186,13 +199,84 @@ impl Core {
 
     fn take_hand_offs(&mut self, tx: &mut Tx<'_>) {
         while let Some(h) = self.mesh.try_recv() {
-            let dgram = Datagram {
-                handed_off: true,
-                ..Datagram::udp(&h.bytes, h.src, h.leg)
-            };
-            self.process(dgram, tx);
+            if h.deliver {
+                let now = Instant::now();
+                if !self
+                    .conns
+                    .send(h.transport, h.src, h.conn, h.leg, &h.bytes, now, tx)
+                {
+                    bump(&mut self.counters.send_errors);
+                }
+            } else {
+                let dgram = Datagram {
+                    bytes: &h.bytes,
+                    src: h.src,
+                    leg: h.leg,
+                    handed_off: true,
+                    transport: h.transport,
+                    conn: h.conn,
+                };
+                self.process(dgram, tx);
+            }
             self.mesh.recycle(h);
         }
+    }
+
+    /// A stream event: connections come and go here, their bytes are framed
+    /// into SIP messages that go through the proxy like datagrams.
+    fn on_stream(&mut self, e: StreamEvent<'_>, tx: &mut Tx<'_>) {
+        let now = Instant::now();
+        match e {
+            StreamEvent::Accepted {
+                listener,
+                conn,
+                peer,
+            } => self.conns.on_accepted(listener, conn, peer, now, tx),
+            StreamEvent::Connected(id) => self.conns.on_connected(id, tx),
+            StreamEvent::Closed(id) => self.conns.on_closed(id),
+            StreamEvent::Data(id, bytes) => self.on_stream_data(id, bytes, now, tx),
+        }
+    }
+
+    fn on_stream_data(&mut self, id: StreamId, bytes: &[u8], now: Instant, tx: &mut Tx<'_>) {
+        let Some((input, from)) = self.conns.receive(id, bytes, now, tx) else {
+            return;
+        };
+        let max = self.proxy.max_message_size();
+        let mut used = 0;
+        let mut failure = None;
+        while let Some(rest) = input.get(used..).filter(|r| !r.is_empty()) {
+            match framing::next(rest, max) {
+                Frame::Partial => break,
+                Frame::Message(n) => {
+                    let bytes = rest.get(..n).unwrap_or(&[]);
+                    let dgram = Datagram {
+                        bytes,
+                        src: from.src,
+                        leg: from.leg,
+                        handed_off: false,
+                        transport: from.transport,
+                        conn: Some(from.conn),
+                    };
+                    self.process(dgram, tx);
+                    used += n;
+                }
+                Frame::Ping => {
+                    used += 4;
+                    self.conns.pong(id, tx);
+                }
+                Frame::Pong => used += 2,
+                Frame::TooBig => {
+                    failure = Some(FrameFailure::TooBig);
+                    break;
+                }
+                Frame::BadLength => {
+                    failure = Some(FrameFailure::BadLength);
+                    break;
+                }
+            }
+        }
+        self.conns.framed(id, input, used, failure, now, tx);
     }
 
     fn on_received(&mut self, d: Received<'_>, tx: &mut Tx<'_>) {
@@ -251,6 +335,36 @@ impl Core {
                 LegId::Internal => self.internal.unwrap_or(EXTERNAL),
                 LegId::External => EXTERNAL,
             };
+            if is_stream(t.transport) {
+                match t.conn {
+                    Some(c) if c.shard() != self.id => {
+                        let env = Envelope {
+                            addr: t.dst,
+                            leg: t.leg,
+                            transport: t.transport,
+                            conn: t.conn,
+                            deliver: true,
+                        };
+                        if !self.mesh.send(c.shard(), bytes, env) {
+                            bump(&mut self.counters.hand_off_drops);
+                        }
+                    }
+                    _ => {
+                        let now = Instant::now();
+                        if !self
+                            .conns
+                            .send(t.transport, t.dst, t.conn, t.leg, bytes, now, tx)
+                        {
+                            bump(&mut self.counters.send_errors);
+                            debug!(
+                                "shard {}: no connection to {} for a message",
+                                self.id, t.dst
+                            );
+                        }
+                    }
+                }
+                continue;
+            }
             if !tx.send(socket, t.dst, bytes) {
                 bump(&mut self.counters.send_errors);
                 debug!("shard {}: send to {} failed", self.id, t.dst);
@@ -267,7 +381,14 @@ impl Core {
     }
 
     fn hand_off(&mut self, home: usize, dgram: &Datagram<'_>) {
-        if !self.mesh.send(home, dgram.bytes, dgram.src, dgram.leg) {
+        let env = Envelope {
+            addr: dgram.src,
+            leg: dgram.leg,
+            transport: dgram.transport,
+            conn: dgram.conn,
+            deliver: false,
+        };
+        if !self.mesh.send(home, dgram.bytes, env) {
             bump(&mut self.counters.hand_off_drops);
             debug!("shard {}: hand-off to shard {home} dropped", self.id);
         }
@@ -280,6 +401,9 @@ impl Core {
         deadline = deadline.min(self.proxy.poll_timeout().max(now + MIN_TIMER_SLEEP));
         if let Some(control) = &self.control {
             deadline = deadline.min(control.poll_timeout(now).max(now));
+        }
+        if let Some(t) = self.conns.poll_timeout() {
+            deadline = deadline.min(t.max(now + MIN_TIMER_SLEEP));
         }
         deadline
     }
@@ -318,6 +442,9 @@ impl Core {
             io.hand_off_loops,
             io.event_drops,
         );
+        if self.conns.counters.accepted + self.conns.counters.opened > 0 {
+            info!("shard {}: streams: {}", self.id, self.conns.summary());
+        }
         log_histogram(self.id, "time in proxy per datagram", &self.handle_ns);
         log_histogram(self.id, "kernel receive to proxy", &self.wait_ns);
     }

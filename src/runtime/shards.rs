@@ -25,14 +25,18 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::conns::Conns;
 use super::control::Control;
+use super::layers::Layers;
 use super::mesh::{Ends, Mesh};
 use super::shard::{Parts, Shard, EXTERNAL};
 use super::shutdown::{Closer, Stop};
 use super::uring::UdpRing;
 use crate::config::{Config, Cores};
 use crate::registry::{Event, NodeSet, Registry};
-use crate::sip::proxy::Proxy;
+use crate::sip::proxy::{LegId, Proxy};
+use crate::sip::transport::Transport;
+use crate::tls::TlsContext;
 
 /// Everything one shard thread takes with it.
 pub(crate) struct ShardSetup {
@@ -49,7 +53,18 @@ pub(crate) struct ShardSetup {
     mesh: Ends,
     external: socket2::Socket,
     internal: Option<socket2::Socket>,
+    /// This shard's stream listeners: (leg, transport, socket).
+    streams: Vec<(LegId, Transport, socket2::Socket)>,
+    /// TLS settings, when any transport uses TLS.
+    tls: Option<Arc<TlsContext>>,
     role: Role,
+}
+
+/// One stream listening address: a socket per shard.
+pub(crate) struct StreamGroup {
+    pub(crate) leg: LegId,
+    pub(crate) transport: Transport,
+    pub(crate) sockets: Vec<socket2::Socket>,
 }
 
 /// Shard 0 runs the registry; the others install what it publishes.
@@ -82,6 +97,10 @@ pub(crate) struct Common {
     pub(crate) external: Vec<socket2::Socket>,
     /// One internal socket per shard, if the internal leg listens.
     pub(crate) internal: Option<Vec<socket2::Socket>>,
+    /// Stream listeners, each with one socket per shard.
+    pub(crate) streams: Vec<StreamGroup>,
+    /// TLS settings, when any transport uses TLS.
+    pub(crate) tls: Option<Arc<TlsContext>>,
     /// Snapshot receivers of shards 1..n.
     pub(crate) subscribers: Vec<Receiver<Arc<NodeSet>>>,
     pub(crate) control: ControlSetup,
@@ -129,6 +148,11 @@ pub(crate) fn setups(common: Common) -> Vec<ShardSetup> {
     let shards = common.external.len();
     let ends = super::mesh::wire(shards);
     let mut internal = common.internal.map(Vec::into_iter);
+    let mut streams: Vec<_> = common
+        .streams
+        .into_iter()
+        .map(|g| (g.leg, g.transport, g.sockets.into_iter()))
+        .collect();
     let mut roles = Vec::with_capacity(shards);
     roles.push(Role::Control(Box::new(common.control)));
     roles.extend(common.subscribers.into_iter().map(Role::Worker));
@@ -148,6 +172,11 @@ pub(crate) fn setups(common: Common) -> Vec<ShardSetup> {
             mesh,
             external,
             internal: internal.as_mut().and_then(Iterator::next),
+            streams: streams
+                .iter_mut()
+                .filter_map(|(leg, t, s)| s.next().map(|s| (*leg, *t, s)))
+                .collect(),
+            tls: common.tls.clone(),
             role,
         })
         .collect()
@@ -255,6 +284,8 @@ fn shard_main(
         mesh,
         external,
         internal,
+        streams,
+        tls,
         role,
     } = setup;
     // Ring socket indices: external first (`EXTERNAL`), then internal,
@@ -279,13 +310,28 @@ fn shard_main(
         }
         Role::Worker(rx) => (None, Some(rx), None),
     };
-    let ring = match pin(id, cpu).and_then(|()| ring(id, cpu, sockets)) {
+    let mut ring = match pin(id, cpu).and_then(|()| ring(id, cpu, sockets)) {
         Ok(ring) => ring,
         Err(e) => {
             let _ = ready.send(Err(e));
             return Ok(());
         }
     };
+    let now = Instant::now();
+    let mut conns = Conns::new(
+        id,
+        cfg.sip.streams,
+        Layers::new(
+            tls.as_ref().map(|t| t.for_shard()),
+            cfg.sip.max_message_size,
+            id,
+        ),
+        now,
+    );
+    for (leg, transport, socket) in streams {
+        let index = ring.listen(socket);
+        conns.add_listener(index, leg, transport);
+    }
     let _ = ready.send(ring.dup_fd());
     let Ok(rings) = go.recv() else {
         return Ok(()); // another shard failed to start: never serve
@@ -299,6 +345,7 @@ fn shard_main(
         internal,
         probe,
         mesh: Mesh::new(mesh, rings),
+        conns,
         events,
         snapshots,
         control,

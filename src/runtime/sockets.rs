@@ -1,4 +1,4 @@
-//! UDP sockets built with socket2.
+//! UDP sockets and stream listeners built with socket2.
 //!
 //! Every option is set explicitly (SO_REUSEPORT for the per-shard
 //! listeners, SO_RCVBUF/SO_SNDBUF, non-blocking) and a bind error comes
@@ -47,6 +47,38 @@ pub(crate) fn bind_udp(
 ) -> io::Result<Socket> {
     build_udp(addr, buffer_bytes, sharing)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot bind udp {addr}: {e}")))
+}
+
+/// One SO_REUSEPORT listening stream socket per shard on `addr` (port 0:
+/// the kernel picks one for the first and the others join it).
+pub(crate) fn bind_tcp_group(
+    addr: SocketAddr,
+    shards: usize,
+) -> io::Result<(SocketAddr, Vec<Socket>)> {
+    let first = bind_tcp(addr)?;
+    let bound = local_addr(&first)?;
+    let mut group = Vec::with_capacity(shards);
+    group.push(first);
+    for _ in 1..shards {
+        group.push(bind_tcp(bound)?);
+    }
+    Ok((bound, group))
+}
+
+fn bind_tcp(addr: SocketAddr) -> io::Result<Socket> {
+    let build = || -> io::Result<Socket> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        if addr.is_ipv6() {
+            socket.set_only_v6(true)?;
+        }
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(1024)?;
+        Ok(socket)
+    };
+    build().map_err(|e| io::Error::new(e.kind(), format!("cannot listen on tcp {addr}: {e}")))
 }
 
 /// The address a socket is bound to.

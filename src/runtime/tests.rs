@@ -75,6 +75,12 @@ impl Rig {
                     internal: Some(1),
                     probe: None,
                     mesh: Mesh::new(ends, Arc::clone(&fds)),
+                    conns: super::conns::Conns::new(
+                        id,
+                        cfg.sip.streams,
+                        super::layers::Layers::new(None, 65535, id),
+                        std::time::Instant::now(),
+                    ),
                     events: events.clone(),
                     snapshots: None,
                     control: None,

@@ -255,6 +255,11 @@ impl Proxy {
         self.balancing.poll_timeout()
     }
 
+    /// Largest message accepted (`sip.maxMessageSize`).
+    pub fn max_message_size(&self) -> usize {
+        self.settings.max_message_size
+    }
+
     /// This shard's counters.
     pub fn counters(&self) -> &SipCounters {
         &self.counters

@@ -36,6 +36,14 @@ pub struct LbConfig {
     pub heartbeat_interval_ms: u64,
     /// Static probed nodes: (hostname, udp port) on 127.0.0.1.
     pub static_nodes: Vec<(String, u16)>,
+    /// External TCP port.
+    pub external_tcp: Option<u16>,
+    /// Internal TCP port.
+    pub internal_tcp: Option<u16>,
+    /// `internalTransport` (e.g. `tcp`).
+    pub internal_transport: Option<String>,
+    /// Extra YAML lines under `sip:` (two-space indented).
+    pub sip_extra: String,
 }
 
 impl LbConfig {
@@ -51,6 +59,10 @@ impl LbConfig {
             node_timeout_ms: 3000,
             heartbeat_interval_ms: 150,
             static_nodes: Vec::new(),
+            external_tcp: None,
+            internal_tcp: None,
+            internal_transport: None,
+            sip_extra: String::new(),
         }
     }
 
@@ -71,13 +83,22 @@ impl LbConfig {
     /// The YAML text. The only place that knows the file format.
     pub fn yaml(&self) -> String {
         let mut y = format!("cores: {}\nsip:\n", self.cores);
+        let tcp = |p: Option<u16>| p.map_or(String::new(), |p| format!(", tcpPort: {p}"));
         y += &format!(
-            "  external: {{ host: 127.0.0.1, udpPort: {} }}\n",
-            self.external
+            "  external: {{ host: 127.0.0.1, udpPort: {}{} }}\n",
+            self.external,
+            tcp(self.external_tcp)
         );
         if let Some(p) = self.internal {
-            y += &format!("  internal: {{ host: 127.0.0.1, udpPort: {p} }}\n");
+            y += &format!(
+                "  internal: {{ host: 127.0.0.1, udpPort: {p}{} }}\n",
+                tcp(self.internal_tcp)
+            );
         }
+        if let Some(t) = &self.internal_transport {
+            y += &format!("  internalTransport: {t}\n");
+        }
+        y += &self.sip_extra;
         y += &format!(
             "  isSendTrying: {}\n  unavailableStatus: {}\n  unavailableReason: {}\n",
             self.send_trying, self.unavailable_status, self.unavailable_reason

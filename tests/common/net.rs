@@ -276,6 +276,17 @@ pub struct Heartbeater {
 impl Heartbeater {
     /// Starts announcing `127.0.0.1:node_port` to `lb_internal`.
     pub fn start(lb_internal: SocketAddr, node_port: u16, period: Duration) -> Heartbeater {
+        Heartbeater::start_with(lb_internal, node_port, period, "")
+    }
+
+    /// Like `start`, with `extra` property lines (e.g. `tcpPort=5070\n`).
+    pub fn start_with(
+        lb_internal: SocketAddr,
+        node_port: u16,
+        period: Duration,
+        extra: &str,
+    ) -> Heartbeater {
+        let extra = extra.to_string();
         let acks = Arc::new(AtomicUsize::new(0));
         let graceful = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
@@ -287,7 +298,9 @@ impl Heartbeater {
                 let mut seq = 0u32;
                 while !stop.load(Ordering::SeqCst) {
                     seq += 1;
-                    let body = heartbeat_body(&name, node_port, graceful.load(Ordering::SeqCst));
+                    let mut body =
+                        heartbeat_body(&name, node_port, graceful.load(Ordering::SeqCst));
+                    body.push_str(&extra);
                     peer.send(
                         &heartbeat("OPTIONS", peer.addr, lb_internal, seq, &body),
                         lb_internal,
