@@ -106,8 +106,11 @@ fn check_config_accepts_the_original_flag_and_sniffs_properties() {
     refused(&run(&[&flag, "--check-config"]));
     let text = std::fs::read_to_string(fixture("lb.properties")).unwrap();
     let path = temp_file("lb.conf", &text);
-    refused(&run(&["--config", path.to_str().unwrap(), "--check-config"]));
-}");
+    refused(&run(&[
+        "--config",
+        path.to_str().unwrap(),
+        "--check-config",
+    ]));
 }
 
 #[test]
