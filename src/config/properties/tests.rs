@@ -187,3 +187,18 @@ fn duplicate_key_last_wins_with_warning() {
     assert_eq!(im.file.node_timeout, Some(200));
     assert_eq!(im.warnings.len(), 1);
 }
+
+#[test]
+fn smpp_mux_mode_and_window() {
+    let text = "smppPort=2776\nremoteServers=127.0.0.1:10021\nmuxMode=true\nmaxConnectionSize=25\n";
+    let im = import(text, "t").unwrap();
+    assert!(im.ignored.is_empty() && im.warnings.is_empty());
+    let smpp = im.file.smpp.clone().unwrap();
+    assert_eq!((smpp.mux_mode, smpp.max_connection_size), (Some(true), Some(25)));
+    let c = crate::config::build::build(&im.file).unwrap();
+    assert!(c.smpp.mux_mode);
+    assert_eq!(c.smpp.max_connection_size, 25);
+    let zero = import("maxConnectionSize=0\n", "t").unwrap();
+    let e = crate::config::build::build(&zero.file).unwrap_err();
+    assert_eq!(e.path, "smpp.maxConnectionSize");
+}

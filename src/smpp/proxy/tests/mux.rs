@@ -171,3 +171,15 @@ fn wrong_credentials_at_every_smsc_fail_the_bind() {
     assert_eq!(hdr(&r).sequence_number, 6);
     assert_eq!(net.lb.connection_counts(), (1, 0));
 }
+
+#[test]
+fn receipt_text_id_is_read_from_the_short_message() {
+    use crate::smpp::proxy::link::receipt_text_id;
+    assert_eq!(
+        receipt_text_id(b"id:A-7 sub:001 stat:DELIVRD"),
+        Some(&b"A-7"[..])
+    );
+    assert_eq!(receipt_text_id(b"id:XYZ"), Some(&b"XYZ"[..]));
+    assert_eq!(receipt_text_id(b"id: sub:001"), None);
+    assert_eq!(receipt_text_id(b"hello"), None);
+}
