@@ -1,5 +1,12 @@
-//! Whole-proxy fuzz target: arbitrary datagrams on either leg must never
-//! panic `Proxy::handle`, and every transmit must lie inside the output.
+//! Whole-proxy fuzz target: arbitrary datagrams on either leg, from a client
+//! or from a node, handed off or not, must never panic `Proxy::handle`;
+//! every transmit lies inside the output, and when the input was a SIP
+//! message, everything the proxy sends is one too.
+//!
+//! The first byte selects the situation: bit 0 the leg (internal when set),
+//! bit 1 the sender (the live node instead of the client), bit 2 whether
+//! the datagram was already handed off by another shard. The rest is the
+//! datagram. Seeds: `fuzz/seeds/sip_proxy` (`fuzz/make_seeds.sh`).
 #![no_main]
 
 use std::net::SocketAddr;
@@ -9,25 +16,53 @@ use std::time::Instant;
 use libfuzzer_sys::fuzz_target;
 use sip_balancer::config::Config;
 use sip_balancer::registry::{Node, NodeId, NodeSet, NodeSource, NodeState};
+use sip_balancer::sip::message::Message;
 use sip_balancer::sip::proxy::{Datagram, LegId, Output, Proxy};
 
 fn node(id: u32, port: u16, state: NodeState) -> Node {
-    Node::new(NodeId(id), [127, 0, 0, 1].into(), port, NodeSource::Heartbeat, state)
+    Node::new(
+        NodeId(id),
+        [127, 0, 0, 1].into(),
+        port,
+        NodeSource::Heartbeat,
+        state,
+    )
 }
 
 fuzz_target!(|data: &[u8]| {
     let now = Instant::now();
     let mut p = Proxy::new(&Config::embedded_default(), 0, 2, now);
-    p.set_nodes(Arc::new(NodeSet::new(1, vec![node(1, 4060, NodeState::Up), node(2, 4061, NodeState::Down)], 0)));
+    p.set_nodes(Arc::new(NodeSet::new(
+        1,
+        vec![node(1, 4060, NodeState::Up), node(2, 4061, NodeState::Down)],
+        0,
+    )));
     let mut out = Output::default();
-    let src: SocketAddr = "127.0.0.1:5033".parse().unwrap_or_else(|_| unreachable!());
-    let (leg, bytes) = match data.split_first() {
-        Some((b, rest)) if b % 2 == 0 => (LegId::External, rest),
-        Some((_, rest)) => (LegId::Internal, rest),
-        None => (LegId::External, data),
+    let (flags, bytes) = data.split_first().map_or((0, data), |(f, rest)| (*f, rest));
+    let leg = if flags & 1 == 0 {
+        LegId::External
+    } else {
+        LegId::Internal
     };
-    p.handle(Datagram { bytes, src, leg, handed_off: data.len() % 2 == 0, transport: sip_balancer::sip::transport::Transport::Udp, conn: None }, now, &mut out);
+    let src: SocketAddr = if flags & 2 == 0 {
+        SocketAddr::from(([127, 0, 0, 1], 5033))
+    } else {
+        SocketAddr::from(([127, 0, 0, 1], 4060))
+    };
+    let mut d = Datagram::udp(bytes, src, leg);
+    d.handed_off = flags & 4 != 0;
+    p.handle(d, now, &mut out);
+    let parsed = Message::parse(bytes).is_ok();
     for t in &out.transmits {
         assert!(t.range.start <= t.range.end && t.range.end <= out.buf.len());
+        if parsed && bytes.len() < 60_000 {
+            let sent = out.buf.get(t.range.clone()).unwrap_or(&[]);
+            if let Err(e) = Message::parse(sent) {
+                panic!(
+                    "sent a datagram that does not parse ({e:?}):\n{}",
+                    String::from_utf8_lossy(sent)
+                );
+            }
+        }
     }
 });

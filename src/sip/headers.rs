@@ -72,7 +72,8 @@ pub struct NameAddr<'a> {
 /// `value` is the header's value span; spans returned are absolute in `buf`.
 ///
 /// Empty list elements (`a,,b`) are skipped; iteration ends at the first
-/// element that is not a well-formed `SIP/2.0/transport sent-by *(;param)`.
+/// element that is not a well-formed `SIP/2.0/transport sent-by *(;param)`
+/// (an empty parameter, `;;` or a trailing `;`, makes an element malformed).
 pub fn vias<'a>(buf: &'a [u8], value: Span) -> impl Iterator<Item = Via<'a>> + 'a {
     ListSplit::new(buf, value).map_while(move |entry| parse_via(buf, entry))
 }
@@ -364,7 +365,7 @@ fn parse_via(buf: &[u8], span: Span) -> Option<Via<'_>> {
     cur.pos += len;
     cur.skip_lws();
     let params = cur.rest();
-    if !matches!(params.first(), None | Some(b';')) {
+    if !matches!(params.first(), None | Some(b';')) || has_empty_param(params) {
         return None;
     }
     Some(Via {
@@ -377,6 +378,25 @@ fn parse_via(buf: &[u8], span: Span) -> Option<Via<'_>> {
         span,
         sent_by_end: u32::try_from(sent_by_end).ok()?,
     })
+}
+
+/// Whether a parameter list (starting with `;`) holds an empty parameter,
+/// as in `;;` (RFC 4475 `badinv01`) or a trailing `;`: a Via we would append
+/// `;received=` to after the garbage, forwarding it worse than it came.
+fn has_empty_param(raw: &[u8]) -> bool {
+    let Some(mut rest) = raw.strip_prefix(b";") else {
+        return false;
+    };
+    loop {
+        let cut = param_cut(rest);
+        if trim(rest.get(..cut.unwrap_or(rest.len())).unwrap_or(&[])).is_empty() {
+            return true;
+        }
+        match cut {
+            Some(c) => rest = rest.get(c + 1..).unwrap_or(&[]),
+            None => return false,
+        }
+    }
 }
 
 /// `rport` state; a value that is not a port counts as a bare `;rport`.

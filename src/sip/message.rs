@@ -142,7 +142,9 @@ pub struct Header {
 pub enum ParseErrorKind {
     /// No CRLFCRLF (or LFLF) ending the head.
     Incomplete,
-    /// The start line is neither a request nor a status line.
+    /// The start line is neither a request nor a status line, or the
+    /// Request-URI is not an absolute URI (`<sip:…>`, RFC 4475 `ltgtruri`) or
+    /// is a SIP URI carrying headers (RFC 3261 §19.1.1, RFC 4475 `escruri`).
     BadStartLine,
     /// Version other than `SIP/2.0`.
     BadVersion,
@@ -156,6 +158,16 @@ pub enum ParseErrorKind {
     BadContentLength,
     /// A required header (Via, Call-ID, CSeq, From, To) is missing.
     MissingHeader,
+    /// A header that must appear once (Call-ID, CSeq, From, To,
+    /// Max-Forwards) appears more than once (RFC 4475 `multi01`).
+    DuplicateHeader,
+    /// CSeq is not `number method` with a 32-bit number, or its method is not
+    /// the request's (RFC 3261 §8.1.1.5; RFC 4475 `scalar02`, `mismatch01`).
+    BadCSeq,
+    /// From or To is not a name-addr / addr-spec: an unterminated quoted
+    /// display name, an unquoted one with a comma, or `<` without `>`
+    /// (RFC 4475 `quotbal`, `baddn`).
+    BadAddress,
     /// Buffer larger than 65535 bytes.
     TooLarge,
 }
@@ -218,6 +230,13 @@ impl<'a> Message<'a> {
     /// follows the blank line, cut to Content-Length when that is smaller;
     /// a Content-Length larger than what follows is `BadContentLength`. No
     /// Content-Length on a datagram means the body is the rest of the buffer.
+    /// Octets after the body are not part of the message (RFC 3261 §18.3,
+    /// RFC 4475 `dblreq`): [`Message::buf`] ends where the body ends.
+    ///
+    /// Beyond framing, the values the balancer routes on must be usable:
+    /// Call-ID, CSeq, From, To and Max-Forwards appear once, CSeq is a 32-bit
+    /// number and (in a request) the request's method, From and To are
+    /// well-formed addresses, and the Request-URI is an absolute URI.
     pub fn parse(buf: &'a [u8]) -> Result<Message<'a>, ParseError> {
         if buf.len() > MAX_LEN {
             return Err(err(ParseErrorKind::TooLarge, MAX_LEN));
@@ -235,10 +254,14 @@ impl<'a> Message<'a> {
         let body_start = msg.index_headers(start_line.end as usize)?;
         msg.check_required(body_start)?;
         msg.body = msg.locate_body(body_start)?;
+        msg.check_values()?;
+        msg.buf = buf.get(..msg.body.end as usize).unwrap_or(buf);
         Ok(msg)
     }
 
-    /// The buffer this message indexes.
+    /// The bytes of this message: from the start of the datagram (leading
+    /// CRLF keep-alives included) to the end of the body; trailing octets of
+    /// the datagram are not part of it.
     pub fn buf(&self) -> &'a [u8] {
         self.buf
     }
@@ -353,6 +376,54 @@ impl<'a> Message<'a> {
         match REQUIRED.iter().all(|&name| self.header(name).is_some()) {
             true => Ok(()),
             false => Err(err(ParseErrorKind::MissingHeader, offset)),
+        }
+    }
+
+    /// Fail unless the single-valued headers appear once and CSeq, From and
+    /// To are usable (see [`Message::parse`]).
+    fn check_values(&self) -> Result<(), ParseError> {
+        const SINGLE: [HeaderName; 5] = [
+            HeaderName::CallId,
+            HeaderName::CSeq,
+            HeaderName::From,
+            HeaderName::To,
+            HeaderName::MaxForwards,
+        ];
+        let mut seen = [false; SINGLE.len()];
+        for h in self.headers() {
+            let slot = SINGLE
+                .iter()
+                .position(|&n| n == h.name)
+                .and_then(|i| seen.get_mut(i));
+            if let Some(seen) = slot {
+                if std::mem::replace(seen, true) {
+                    return Err(err(ParseErrorKind::DuplicateHeader, h.line.start as usize));
+                }
+            }
+        }
+        for h in self.headers() {
+            let at = h.value.start as usize;
+            match h.name {
+                HeaderName::CSeq if !self.cseq_ok(self.slice(h.value)) => {
+                    return Err(err(ParseErrorKind::BadCSeq, at));
+                }
+                HeaderName::From | HeaderName::To if !address_ok(self.slice(h.value)) => {
+                    return Err(err(ParseErrorKind::BadAddress, at));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// CSeq `number method`; in a request the method is the request's own.
+    fn cseq_ok(&self, value: &[u8]) -> bool {
+        let Some((_, method)) = super::headers::cseq(value) else {
+            return false;
+        };
+        match self.start {
+            StartLine::Request { method_span, .. } => self.slice(method_span) == method,
+            StartLine::Response { .. } => true,
         }
     }
 
@@ -540,12 +611,88 @@ fn parse_request_line(line: &[u8], pos: usize) -> Result<StartLine, ParseError> 
         let at = pos + method.len() + uri.len() + 2;
         return Err(err(ParseErrorKind::BadVersion, at));
     }
+    if !request_uri_ok(uri) {
+        return Err(bad);
+    }
     let uri_start = pos + method.len() + 1;
     Ok(StartLine::Request {
         method: Method::from_token(method),
         method_span: Span::new(pos, pos + method.len()),
         uri: Span::new(uri_start, uri_start + uri.len()),
     })
+}
+
+/// A Request-URI: `scheme ":" something` without control characters
+/// (RFC 3261 `absoluteURI`; a `<…>`-wrapped URI is not one), and for SIP and
+/// SIPS no `?headers`, which a Request-URI must not carry (§19.1.1). The
+/// user part may hold `?` (RFC 4475 `intmeth`), so headers are looked for
+/// after the last `@`.
+fn request_uri_ok(uri: &[u8]) -> bool {
+    let Some(colon) = memchr(b':', uri) else {
+        return false;
+    };
+    let scheme = uri.get(..colon).unwrap_or(&[]);
+    let rest = uri.get(colon + 1..).unwrap_or(&[]);
+    let scheme_ok = scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    if !scheme_ok || rest.is_empty() || uri.iter().any(|&b| b < 0x21 || b == 0x7f) {
+        return false;
+    }
+    if !scheme.eq_ignore_ascii_case(b"sip") && !scheme.eq_ignore_ascii_case(b"sips") {
+        return true;
+    }
+    let host_part =
+        memchr::memrchr(b'@', rest).map_or(rest, |at| rest.get(at + 1..).unwrap_or(&[]));
+    memchr(b'?', host_part).is_none()
+}
+
+/// A From / To value: a quoted display name must be closed and followed by
+/// `<`; an unquoted display name before `<` must not contain a comma (it
+/// would read as a list, RFC 4475 `baddn`); a `<` needs its `>`. Anything
+/// without `<` or a leading quote is an addr-spec and is not looked into.
+fn address_ok(value: &[u8]) -> bool {
+    let lead = value.iter().take_while(|&&b| is_lws(b)).count();
+    let value = value.get(lead..).unwrap_or(&[]);
+    let open = if value.first() == Some(&b'"') {
+        let Some(close) = quoted_end(value) else {
+            return false;
+        };
+        let after = value.get(close..).unwrap_or(&[]);
+        let gap = after.iter().take_while(|&&b| is_lws(b)).count();
+        if after.get(gap) != Some(&b'<') {
+            return false;
+        }
+        close + gap
+    } else {
+        match value.iter().position(|&b| b == b'<' || b == b'"') {
+            Some(i) if value.get(i) == Some(&b'<') => {
+                if value.get(..i).is_some_and(|name| name.contains(&b',')) {
+                    return false;
+                }
+                i
+            }
+            _ => return true,
+        }
+    };
+    value
+        .get(open..)
+        .is_some_and(|rest| memchr(b'>', rest).is_some())
+}
+
+/// Offset just past the closing quote of the quoted string `s` starts with
+/// (backslash escapes any byte, RFC 3261 `quoted-pair`).
+fn quoted_end(s: &[u8]) -> Option<usize> {
+    let mut i = 1;
+    while let Some(&b) = s.get(i) {
+        match b {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// Split at the first SP: (before, Some(after)) or (all, None).

@@ -99,6 +99,9 @@ fn via_malformed_stops_iteration() {
         b"SIP/2.0/UDP []",
         b"SIP/2.0/UDP h x",
         b";branch=1",
+        b"SIP/2.0/UDP 192.0.2.15;;",
+        b"SIP/2.0/UDP h;branch=1;;rport",
+        b"SIP/2.0/UDP h ; ; branch=1",
     ] {
         assert!(
             vias_of(bad).is_empty(),
@@ -107,6 +110,9 @@ fn via_malformed_stops_iteration() {
         );
     }
     assert_eq!(vias_of(b"SIP/2.0/UDP a, garbage, SIP/2.0/UDP b").len(), 1);
+    assert!(vias_of(b"SIP/2.0/UDP h;branch=z9hG4bK1;").is_empty());
+    let v = vias_of(b"SIP/2.0/UDP h ;branch=z9hG4bK1 ; rport ");
+    assert_eq!((v.len(), v[0].branch), (1, Some(&b"z9hG4bK1"[..])));
 }
 
 #[test]
