@@ -24,7 +24,9 @@ static CUSTOM: Mutex<Vec<(String, Factory)>> = Mutex::new(Vec::new());
 /// Register (or replace) a custom algorithm under `name`, selected with
 /// `algorithmClass: custom:<name>`.
 pub fn register(name: &str, factory: Factory) {
-    let mut list = CUSTOM.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut list = CUSTOM
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     list.retain(|(n, _)| n != name);
     list.push((name.to_owned(), factory));
 }
@@ -67,6 +69,8 @@ pub fn build(setup: &Setup<'_>) -> Box<dyn Algorithm> {
 }
 
 fn custom(name: &str) -> Option<Factory> {
-    let list = CUSTOM.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let list = CUSTOM
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     list.iter().find(|(n, _)| n == name).map(|(_, f)| *f)
 }

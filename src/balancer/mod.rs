@@ -13,11 +13,14 @@
 //! - [`hash`]: fixed seedless hashes for routing keys and node identities.
 //! - [`call_id_table`]: the bounded, idle-evicted key → node affinity table
 //!   that lives on each key's home shard.
+//! - [`health_tally`]: per-shard counts of responses and errors per node,
+//!   reported to the registry's health checks.
 
 pub mod algorithm;
 pub mod algorithms;
 pub mod call_id_table;
 pub mod catalog;
 pub mod hash;
+pub mod health_tally;
 pub mod key;
 pub mod rendezvous;

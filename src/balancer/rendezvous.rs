@@ -87,8 +87,8 @@ impl<'n> Candidates<'n> {
     /// Nodes of `version` taking new calls, in `order`.
     pub fn new(nodes: &'n NodeSet, version: u32, order: Order) -> Candidates<'n> {
         let pool = nodes.eligible(version);
-        let ramping = matches!(order, Order::Rendezvous(_))
-            && pool.iter().any(|e| e.weight < FULL_WEIGHT);
+        let ramping =
+            matches!(order, Order::Rendezvous(_)) && pool.iter().any(|e| e.weight < FULL_WEIGHT);
         Candidates {
             nodes,
             pool,

@@ -62,7 +62,10 @@ fn ramping_nodes_come_after_admitting_ones() {
         .unwrap();
     let got = order(Candidates::rendezvous(&s, 0, key));
     assert_eq!(got.len(), 3);
-    assert_eq!(got[2], 1, "the non-admitting node is the last resort: {got:?}");
+    assert_eq!(
+        got[2], 1,
+        "the non-admitting node is the last resort: {got:?}"
+    );
     // Alone, a ramping node still gets the call.
     let lone = set(vec![{
         let mut n = node(1, 0);

@@ -14,8 +14,15 @@ fn yaml_err(text: &str) -> String {
 
 #[test]
 fn algorithm_names_and_aliases() {
-    let kind = |name: &str| yaml(&format!("algorithm: {{ algorithmClass: '{name}' }}\n")).algorithm.kind;
-    assert_eq!(kind("persistentConsistentHash"), AlgorithmKind::PersistentConsistentHash);
+    let kind = |name: &str| {
+        yaml(&format!("algorithm: {{ algorithmClass: '{name}' }}\n"))
+            .algorithm
+            .kind
+    };
+    assert_eq!(
+        kind("persistentConsistentHash"),
+        AlgorithmKind::PersistentConsistentHash
+    );
     assert_eq!(
         kind("org.mobicents.tools.sip.balancer.PersistentConsistentHashBalancerAlgorithm"),
         AlgorithmKind::PersistentConsistentHash
@@ -32,7 +39,10 @@ fn affinity_keys_exclusion_and_fallback() {
     );
     let a = &cfg.algorithm;
     assert_eq!(a.sip_header_affinity_key, "To");
-    assert_eq!(a.sip_header_affinity_exclusion_pattern.as_deref(), Some("^\\+1"));
+    assert_eq!(
+        a.sip_header_affinity_exclusion_pattern.as_deref(),
+        Some("^\\+1")
+    );
     assert_eq!(a.sip_header_affinity_fallback_key, "From");
     let e = yaml_err("algorithm:\n  sipHeaderAffinityExclusionPattern: '(unclosed'\n");
     assert!(
@@ -62,7 +72,10 @@ fn health_defaults_and_keys() {
     .registry
     .health;
     assert_eq!(h.error_codes, [503, 480]);
-    assert_eq!((h.max_errors, h.max_error_time), (2, Duration::from_secs(1)));
+    assert_eq!(
+        (h.max_errors, h.max_error_time),
+        (2, Duration::from_secs(1))
+    );
     assert_eq!(
         h.no_response,
         Some(NoResponseCheck {
@@ -89,10 +102,17 @@ fn health_defaults_and_keys() {
 #[test]
 fn health_pairs_and_ranges_are_checked() {
     let e = yaml_err("health:\n  maxResponseTime: 100\n");
-    assert!(e.contains("health.maxRequestNumberWithoutResponse: needed"), "{e}");
+    assert!(
+        e.contains("health.maxRequestNumberWithoutResponse: needed"),
+        "{e}"
+    );
     let e = yaml_err("health:\n  trafficRampupCyclePeriod: 100\n");
-    assert!(e.contains("health.trafficPercentageIncrease: needed"), "{e}");
-    let e = yaml_err("health:\n  trafficRampupCyclePeriod: 100\n  trafficPercentageIncrease: 101\n");
+    assert!(
+        e.contains("health.trafficPercentageIncrease: needed"),
+        "{e}"
+    );
+    let e =
+        yaml_err("health:\n  trafficRampupCyclePeriod: 100\n  trafficPercentageIncrease: 101\n");
     assert!(e.contains("must be 1-100"), "{e}");
     let e = yaml_err("health:\n  responsesStatusCodeNodeRemoval: [99]\n");
     assert!(e.contains("`99` is not a status code"), "{e}");
@@ -108,15 +128,29 @@ algorithmClass=org.mobicents.tools.sip.balancer.PersistentConsistentHashBalancer
     assert!(ignored.is_empty(), "{ignored:?}");
     let h = &cfg.registry.health;
     assert_eq!(h.error_codes, [503, 500]);
-    assert_eq!((h.max_errors, h.max_error_time), (3, Duration::from_secs(60)));
+    assert_eq!(
+        (h.max_errors, h.max_error_time),
+        (3, Duration::from_secs(60))
+    );
     assert_eq!(h.no_response.map(|n| n.max_requests), Some(20));
-    assert_eq!(h.ramp_up.map(|r| (r.period, r.percent)), Some((Duration::from_secs(70), 50)));
+    assert_eq!(
+        h.ramp_up.map(|r| (r.period, r.percent)),
+        Some((Duration::from_secs(70), 50))
+    );
     assert_eq!(cfg.algorithm.kind, AlgorithmKind::PersistentConsistentHash);
     assert_eq!(
-        cfg.algorithm.sip_header_affinity_exclusion_pattern.as_deref(),
+        cfg.algorithm
+            .sip_header_affinity_exclusion_pattern
+            .as_deref(),
         Some("anonymous")
     );
-    let e = from_properties_str("trafficPercentageIncrease=0\ntrafficRampupCyclePeriod=1\n", "lb.properties")
-        .unwrap_err();
-    assert_eq!((e.line, e.key.as_str()), (Some(1), "trafficPercentageIncrease"));
+    let e = from_properties_str(
+        "trafficPercentageIncrease=0\ntrafficRampupCyclePeriod=1\n",
+        "lb.properties",
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.line, e.key.as_str()),
+        (Some(1), "trafficPercentageIncrease")
+    );
 }

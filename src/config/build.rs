@@ -11,12 +11,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::file::{
-    CoresSpec, FileAlgorithm, FileConfig, FileHealth, FileHttp, FileLeg, FileNode, FileProbe, FileSip,
-    FileSmpp, FileSsl, StrList,
+    CoresSpec, FileAlgorithm, FileConfig, FileHealth, FileHttp, FileLeg, FileNode, FileProbe,
+    FileSip, FileSmpp, FileSsl, StrList,
 };
 use super::{
-    AlgorithmConfig, AlgorithmKind, Config, HealthConfig, NoResponseCheck, RampUp, Cores, HttpConfig, Leg, Ports, ProbeConfig,
-    RegistryConfig, SipConfig, SmppConfig, StaticNode, StatsConfig, TlsClientAuth, TlsConfig,
+    AlgorithmConfig, AlgorithmKind, Config, Cores, HealthConfig, HttpConfig, Leg, NoResponseCheck,
+    Ports, ProbeConfig, RampUp, RegistryConfig, SipConfig, SmppConfig, StaticNode, StatsConfig,
+    TlsClientAuth, TlsConfig,
 };
 
 pub mod defaults;
@@ -352,7 +353,10 @@ fn build_health(h: &FileHealth) -> Result<HealthConfig> {
         }),
         (None, None) => None,
         (Some(_), None) => {
-            return err("health.maxResponseTime", "needed with maxRequestNumberWithoutResponse")
+            return err(
+                "health.maxResponseTime",
+                "needed with maxRequestNumberWithoutResponse",
+            )
         }
         (None, Some(_)) => {
             return err(
@@ -371,10 +375,16 @@ fn build_health(h: &FileHealth) -> Result<HealthConfig> {
         }),
         (None, None) => None,
         (Some(_), None) => {
-            return err("health.trafficPercentageIncrease", "needed with trafficRampupCyclePeriod")
+            return err(
+                "health.trafficPercentageIncrease",
+                "needed with trafficRampupCyclePeriod",
+            )
         }
         (None, Some(_)) => {
-            return err("health.trafficRampupCyclePeriod", "needed with trafficPercentageIncrease")
+            return err(
+                "health.trafficRampupCyclePeriod",
+                "needed with trafficPercentageIncrease",
+            )
         }
     };
     Ok(HealthConfig {

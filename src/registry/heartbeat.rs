@@ -14,7 +14,7 @@
 //! `hostname`, ports, `version`, `jvmRoute`, `GRACEFUL_SHUTDOWN`);
 //! [`super::liveness`] decides what they mean for the node.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use super::node::Node;
 use crate::config::properties::syntax;
@@ -48,36 +48,65 @@ pub(crate) struct Announcement {
     pub(crate) version: u32,
     pub(crate) jvm_route: Option<String>,
     pub(crate) graceful: bool,
+    /// `sessionId`: changes when the node restarts.
+    pub(crate) session_id: Option<String>,
 }
 
 // === impl Announcement ===
 
 impl Announcement {
-    /// `None` when the `ip` property is present but not an IP literal.
-    pub(crate) fn parse(src: SocketAddr, props: &[(String, String)]) -> Option<Announcement> {
+    /// What `props` announce; `src_ip` is the packet source (the default
+    /// `ip`), `src_port` the default `udpPort` (a SIP heartbeat's source
+    /// port; `None` for a JSON `start`, whose connection port means
+    /// nothing). `None` when the `ip` property is present but not an IP
+    /// literal, or when the node names no port at all.
+    pub(crate) fn parse(
+        src_ip: IpAddr,
+        src_port: Option<u16>,
+        props: &[(String, String)],
+    ) -> Option<Announcement> {
         let ip = match property(props, "ip") {
-            Some(text) => text.parse().ok()?,
-            None => src.ip(),
+            Some(text) => text
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse()
+                .ok()?,
+            None => src_ip,
         };
         let port = |key| property(props, key).and_then(|v| v.parse::<u16>().ok());
         let hostname = property(props, "hostname").or_else(|| property(props, "hostName"));
+        let ports = Ports {
+            udp: port("udpPort").or(src_port),
+            tcp: port("tcpPort"),
+            tls: port("tlsPort"),
+            ws: port("wsPort"),
+            wss: port("wssPort"),
+        };
+        if ports == Ports::default() {
+            return None;
+        }
         Some(Announcement {
             ip,
             hostname: hostname.map_or_else(|| ip.to_string(), str::to_owned),
-            ports: Ports {
-                udp: Some(port("udpPort").unwrap_or(src.port())),
-                tcp: port("tcpPort"),
-                tls: port("tlsPort"),
-                ws: port("wsPort"),
-                wss: port("wssPort"),
-            },
+            ports,
             version: property(props, "version")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
             jvm_route: property(props, "jvmRoute").map(str::to_owned),
             graceful: property(props, "GRACEFUL_SHUTDOWN")
                 .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            session_id: property(props, "sessionId").map(str::to_owned),
         })
+    }
+
+    /// The port that names the node with its ip: UDP, else the first port.
+    pub(crate) fn identity_port(&self) -> u16 {
+        let p = &self.ports;
+        [p.udp, p.tcp, p.tls, p.ws, p.wss]
+            .into_iter()
+            .flatten()
+            .next()
+            .unwrap_or(0)
     }
 
     pub(crate) fn apply_to(self, node: &mut Node, properties: Vec<(String, String)>) {

@@ -24,17 +24,33 @@
 //! - **`latest_version`** is the highest version of any balanced node that has
 //!   ever been `Up` (a configured node that never answered does not redirect
 //!   new calls to its version).
+//! - **Restart.** A heartbeat whose `sessionId` differs from the one the node
+//!   announced before means the node restarted: its health marks are
+//!   cleared and it starts again (slow start, [`super::health`]), as it does
+//!   when it comes back up from `Down`. Every transition into `Up` stamps
+//!   [`Node::up_since`] from a counter, so "longest up" is an exact order.
+//! - **Health.** [`Event::Health`] reports from the shards can mark an alive
+//!   node bad (no new calls, dialogs kept); see [`super::health`].
+//! - **Sessions** (the JSON heartbeat protocol, [`super::json_heartbeat`]):
+//!   `start` is a heartbeat without a default UDP port, matched by
+//!   `sessionId` first; `heartbeat`, `shutdown` and `stop` name the node by
+//!   `sessionId` only (refresh, drain, down now); `switchover` makes the
+//!   dialogs of one `jvmRoute`'s node continue on another's.
 //! - **Generation** increases by one with each change to the snapshot.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use super::health::{Health, HealthReport};
 use super::heartbeat::{property, Announcement};
 use super::node::{node_hash, Node, NodeId, NodeSource, NodeState};
 use super::node_set::NodeSet;
 use super::probe::{self, ProbeState, ProbeTransmit};
 use super::Event;
-use crate::config::{Ports, ProbeConfig, RegistryConfig, SipConfig, StaticNode};
+use crate::config::{HealthConfig, Ports, ProbeConfig, RegistryConfig, SipConfig, StaticNode};
+
+#[path = "sessions.rs"]
+mod sessions;
 
 /// The registry, owned by the control task.
 #[derive(Debug)]
@@ -51,6 +67,12 @@ pub struct Registry {
     latest_version: u32,
     /// Next periodic expiry sweep.
     next_sweep: Instant,
+    /// Health checks and slow start.
+    health: HealthConfig,
+    /// Counter behind [`Node::up_since`].
+    up_seq: u64,
+    /// `switchover`s: dialogs of the first node continue on the second.
+    redirects: Vec<(NodeId, NodeId)>,
 }
 
 /// One node and what the registry tracks about it beyond the snapshot.
@@ -61,6 +83,10 @@ struct Entry {
     last_heard: Instant,
     /// Static nodes with a UDP port only.
     probe: Option<ProbeState>,
+    /// Last `sessionId` the node announced.
+    session_id: Option<String>,
+    /// Health-check counters and slow start.
+    health: Health,
 }
 
 // === impl Registry ===
@@ -77,6 +103,9 @@ impl Registry {
             generation: 1,
             latest_version: 0,
             next_sweep: now + cfg.heartbeat_interval,
+            health: cfg.health.clone(),
+            up_seq: 0,
+            redirects: Vec::new(),
         };
         for s in &cfg.static_nodes {
             registry.add_static(s, now);
@@ -90,8 +119,21 @@ impl Registry {
     /// Apply an event; `true` when the published snapshot must change.
     pub fn handle_event(&mut self, event: Event, now: Instant) -> bool {
         let changed = match event {
-            Event::Heartbeat { src, properties } => self.handle_heartbeat(src, properties, now),
+            Event::Heartbeat { src, properties } => {
+                self.handle_announcement(src.ip(), Some(src.port()), properties, now)
+            }
+            Event::Start { src, properties } => {
+                self.handle_announcement(src, None, properties, now)
+            }
             Event::Traffic { node } => self.handle_traffic(node, now),
+            Event::Health { node, report } => self.handle_health(node, report, now),
+            Event::SessionHeartbeat { session_id } => self.session_heartbeat(&session_id, now),
+            Event::SessionShutdown { session_id } => self.session_shutdown(&session_id),
+            Event::SessionStop { session_id } => self.session_stop(&session_id),
+            Event::Switchover {
+                from_jvm_route,
+                to_jvm_route,
+            } => self.switchover(&from_jvm_route, &to_jvm_route),
         };
         self.bump_if(changed)
     }
@@ -106,6 +148,7 @@ impl Registry {
         for i in 0..self.entries.len() {
             changed |= self.expire(i, now);
             changed |= self.expire_probe(i, now);
+            changed |= self.health_timers(i, now);
         }
         self.bump_if(changed)
     }
@@ -116,7 +159,11 @@ impl Registry {
             .entries
             .iter()
             .filter_map(|e| e.probe.as_ref().map(ProbeState::deadline));
-        probes.fold(self.next_sweep, Instant::min)
+        let health = self
+            .entries
+            .iter()
+            .filter_map(|e| e.health.deadline(&self.health, e.session_id.is_none()));
+        probes.chain(health).fold(self.next_sweep, Instant::min)
     }
 
     /// The next OPTIONS probe due at `now`, to be sent from `local` (the
@@ -153,7 +200,7 @@ impl Registry {
         }
         entry.last_heard = now;
         let verdict = state.record(true, entry.node.state, &cfg);
-        let changed = self.apply_verdict(id, verdict);
+        let changed = self.apply_verdict(id, verdict, now);
         self.bump_if(changed)
     }
 
@@ -161,6 +208,7 @@ impl Registry {
     pub fn snapshot(&self) -> NodeSet {
         let nodes = self.entries.iter().map(|e| e.node.clone()).collect();
         NodeSet::new(self.generation, nodes, self.latest_version)
+            .with_redirects(self.redirects.clone())
     }
 
     /// Generation of the next [`Registry::snapshot`].
@@ -206,48 +254,62 @@ impl Registry {
 
     // --- events ---
 
-    fn handle_heartbeat(
+    /// A SIP heartbeat (`src_port` = its source port, the default
+    /// `udpPort`) or a JSON `start` (`src_port` = `None`).
+    fn handle_announcement(
         &mut self,
-        src: SocketAddr,
+        src_ip: IpAddr,
+        src_port: Option<u16>,
         properties: Vec<(String, String)>,
         now: Instant,
     ) -> bool {
-        let Some(a) = Announcement::parse(src, &properties) else {
+        let Some(a) = Announcement::parse(src_ip, src_port, &properties) else {
             log::warn!(
-                "heartbeat from {src} ignored: invalid ip property {:?}",
+                "heartbeat from {src_ip} ignored: invalid ip property {:?} or no port",
                 property(&properties, "ip")
             );
             return false;
         };
-        let udp = a.ports.udp.unwrap_or(src.port());
-        let found = self
-            .entries
-            .iter()
-            .position(|e| e.node.ip == a.ip && e.node.ports.udp == Some(udp));
+        let port = a.identity_port();
+        let by_session = a.session_id.as_deref().and_then(|sid| {
+            self.entries
+                .iter()
+                .position(|e| e.session_id.as_deref() == Some(sid))
+        });
+        let found = by_session.or_else(|| {
+            self.entries
+                .iter()
+                .position(|e| e.node.ip == a.ip && e.node.primary_port() == Some(port))
+        });
         match found {
             Some(i) => self.refresh(i, a, properties, now),
-            None => self.add_heartbeat_node(a, udp, properties, now),
+            None => self.add_heartbeat_node(a, port, properties, now),
         }
     }
 
     fn add_heartbeat_node(
         &mut self,
         a: Announcement,
-        udp: u16,
+        port: u16,
         properties: Vec<(String, String)>,
         now: Instant,
     ) -> bool {
         if a.graceful {
             log::debug!(
-                "graceful heartbeat from unknown node {}:{udp} ignored",
+                "graceful heartbeat from unknown node {}:{port} ignored",
                 a.ip
             );
             return false;
         }
-        let mut node = self.new_node(a.ip, udp, NodeSource::Heartbeat, NodeState::Up);
+        let session_id = a.session_id.clone();
+        let mut node = self.new_node(a.ip, port, NodeSource::Heartbeat, NodeState::Up);
         a.apply_to(&mut node, properties);
         log::info!("node up: {node}");
-        self.push(node, None, now)
+        let added = self.push(node, None, now);
+        if let Some(e) = self.entries.last_mut().filter(|_| added) {
+            e.session_id = session_id;
+        }
+        added
     }
 
     fn refresh(
@@ -260,29 +322,66 @@ impl Registry {
         let Some(entry) = self.entries.get_mut(i) else {
             return false;
         };
-        let node = &mut entry.node;
-        if node.source != NodeSource::Heartbeat {
-            log::debug!("heartbeat for configured node {node} ignored");
+        if entry.node.source != NodeSource::Heartbeat {
+            log::debug!("heartbeat for configured node {} ignored", entry.node);
             return false;
         }
-        let target = match (node.state, a.graceful) {
+        let restarted = match (&entry.session_id, &a.session_id) {
+            (Some(old), Some(new)) => old != new,
+            _ => false,
+        };
+        let target = match (entry.node.state, a.graceful) {
             (NodeState::Down, true) => return false,
             (_, true) => NodeState::Draining,
             (_, false) => NodeState::Up,
         };
         entry.last_heard = now;
-        let before = node.clone();
-        a.apply_to(node, properties);
-        node.state = target;
+        if a.session_id.is_some() {
+            entry.session_id.clone_from(&a.session_id);
+        }
+        let before = entry.node.clone();
+        a.apply_to(&mut entry.node, properties);
+        entry.node.state = target;
+        if restarted {
+            log::info!("node restarted (new sessionId): {}", entry.node);
+        }
+        if restarted || (target == NodeState::Up && before.state != NodeState::Up) {
+            came_up(entry, &self.health, &mut self.up_seq, now);
+        }
         if before.state != target {
             match target {
-                NodeState::Draining => log::info!("node draining: {node}"),
-                _ => log::info!("node up: {node}"),
+                NodeState::Draining => log::info!("node draining: {}", entry.node),
+                _ => log::info!("node up: {}", entry.node),
             }
         }
-        let changed = *node != before;
+        let changed = entry.node != before;
+        if restarted {
+            let id = entry.node.id;
+            self.redirects.retain(|(from, to)| *from != id && *to != id);
+        }
         self.note_version(i);
         changed
+    }
+
+    fn handle_health(&mut self, id: NodeId, report: HealthReport, now: Instant) -> bool {
+        let cfg = &self.health;
+        let Some(e) = self
+            .entries
+            .get_mut(id.0 as usize)
+            .filter(|e| e.node.id == id)
+        else {
+            return false;
+        };
+        if !e.node.is_alive() || e.node.source == NodeSource::Extra {
+            return false;
+        }
+        match e.health.record(&mut e.node, report, cfg, now) {
+            Some(why) => {
+                log::warn!("node excluded from new calls ({why:?}): {}", e.node);
+                true
+            }
+            None => false,
+        }
     }
 
     fn handle_traffic(&mut self, id: NodeId, now: Instant) -> bool {
@@ -323,17 +422,37 @@ impl Registry {
         }
         let verdict = p.record(false, e.node.state, &cfg);
         let id = e.node.id;
-        self.apply_verdict(id, verdict)
+        self.apply_verdict(id, verdict, now)
+    }
+
+    fn health_timers(&mut self, i: usize, now: Instant) -> bool {
+        let cfg = &self.health;
+        let Some(e) = self.entries.get_mut(i) else {
+            return false;
+        };
+        if !e.node.is_alive() {
+            return false;
+        }
+        let reinstate = e.session_id.is_none();
+        e.health.handle_timeout(&mut e.node, cfg, reinstate, now)
     }
 
     // --- helpers ---
 
-    fn apply_verdict(&mut self, id: NodeId, verdict: Option<NodeState>) -> bool {
+    fn apply_verdict(&mut self, id: NodeId, verdict: Option<NodeState>, now: Instant) -> bool {
         let Some(state) = verdict else { return false };
-        let Some(e) = self.entry_mut(id) else {
+        let Some(e) = self
+            .entries
+            .get_mut(id.0 as usize)
+            .filter(|e| e.node.id == id)
+        else {
             return false;
         };
+        let was = e.node.state;
         e.node.state = state;
+        if state == NodeState::Up && was != NodeState::Up {
+            came_up(e, &self.health, &mut self.up_seq, now);
+        }
         match state {
             NodeState::Down => log::warn!("node down (probe): {}", e.node),
             _ => log::info!("node up (probe): {}", e.node),
@@ -352,11 +471,17 @@ impl Registry {
             log::error!("node id space exhausted; {node} ignored");
             return false;
         }
-        self.entries.push(Entry {
+        let mut entry = Entry {
             node,
             last_heard: now,
             probe,
-        });
+            session_id: None,
+            health: Health::new(now),
+        };
+        if entry.node.state == NodeState::Up {
+            came_up(&mut entry, &self.health, &mut self.up_seq, now);
+        }
+        self.entries.push(entry);
         self.note_version(self.entries.len() - 1);
         true
     }
@@ -384,6 +509,18 @@ impl Registry {
     }
 }
 
+/// `entry`'s node became (or restarted) `Up` at `now`: fresh health, slow
+/// start, and the next `up_since`.
+fn came_up(entry: &mut Entry, cfg: &HealthConfig, up_seq: &mut u64, now: Instant) {
+    entry.health.restart(&mut entry.node, cfg, now);
+    *up_seq += 1;
+    entry.node.up_since = *up_seq;
+}
+
 #[cfg(test)]
 #[path = "liveness_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "liveness_health_tests.rs"]
+mod health_tests;

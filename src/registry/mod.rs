@@ -10,17 +10,23 @@
 //! # Layout
 //! - [`node`], [`node_set`]: the snapshot types shards read.
 //! - [`heartbeat`]: the `Mobicents-Heartbeat` body (Java properties text).
-//! - [`liveness`]: expiry, drain, up/down transitions.
+//! - [`json_heartbeat`]: the JSON heartbeat protocol's bodies (`start`,
+//!   `heartbeat`, `shutdown`, `stop`, `switchover`) → [`Event`]s, replies.
+//! - [`liveness`]: expiry, drain, up/down transitions, restarts, sessions.
+//! - [`health`]: bad-node exclusion and slow start.
 //! - [`probe`]: active OPTIONS probing of static nodes.
 
+pub mod health;
 pub mod heartbeat;
+pub mod json_heartbeat;
 pub mod liveness;
 pub mod node;
 pub mod node_set;
 pub mod probe;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
+pub use health::HealthReport;
 pub use liveness::Registry;
 pub use node::{Node, NodeId, NodeSource, NodeState};
 pub use node_set::NodeSet;
@@ -41,5 +47,45 @@ pub enum Event {
     Traffic {
         /// The node.
         node: NodeId,
+    },
+    /// What one shard saw of a node since its last report: requests sent,
+    /// responses and error responses received (the health checks).
+    Health {
+        /// The node.
+        node: NodeId,
+        /// The counts.
+        report: HealthReport,
+    },
+    /// JSON `start` from a node at `src` (the HTTP peer's address, the
+    /// default `ip`): `properties` as a heartbeat's, `sessionId` included,
+    /// but no default UDP port.
+    Start {
+        /// Address of the HTTP peer.
+        src: IpAddr,
+        /// `hostName`, `ip`, ports, `version`, `sessionId`, … as strings.
+        properties: Vec<(String, String)>,
+    },
+    /// JSON `heartbeat`: the node of this `sessionId` is alive.
+    SessionHeartbeat {
+        /// The node's `sessionId`.
+        session_id: String,
+    },
+    /// JSON `shutdown`: the node of this `sessionId` drains.
+    SessionShutdown {
+        /// The node's `sessionId`.
+        session_id: String,
+    },
+    /// JSON `stop`: the node of this `sessionId` is down now.
+    SessionStop {
+        /// The node's `sessionId`.
+        session_id: String,
+    },
+    /// JSON `switchover`: dialogs of the node with `from_jvm_route` continue
+    /// on the node with `to_jvm_route`.
+    Switchover {
+        /// jvmRoute of the node leaving.
+        from_jvm_route: String,
+        /// jvmRoute of the node taking over.
+        to_jvm_route: String,
     },
 }

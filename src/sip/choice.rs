@@ -10,17 +10,22 @@
 //! the key's home shard for stateful algorithms → the algorithm. New calls
 //! (no Route `version`) choose among the nodes of
 //! [`NodeSet::new_call_version`]; dialogs stay in their version.
+//!
+//! Health: every non-ACK client request placed on a node and every response
+//! a node sends are counted ([`HealthTally`]) and reported to the registry
+//! as [`Event::Health`] through the `events` the proxy hands in.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::message::Message;
+use super::message::{Message, Method};
 use super::routes::{self, RouteInfo};
 use crate::balancer::algorithm::{Algorithm, Request, Setup};
 use crate::balancer::catalog;
+use crate::balancer::health_tally::HealthTally;
 use crate::balancer::key::AffinityKey;
 use crate::config::Config;
-use crate::registry::{Node, NodeId, NodeSet};
+use crate::registry::{Event, Node, NodeId, NodeSet};
 
 /// Outcome of choosing a node for a client request.
 pub(crate) enum Choice<'n> {
@@ -60,6 +65,8 @@ pub(crate) struct Balancing {
     eligible: Vec<NodeId>,
     /// Scratch list for the next snapshot (kept to reuse its allocation).
     scratch: Vec<NodeId>,
+    /// Counts for the registry's health checks.
+    tally: HealthTally,
     /// Next wake-up when the algorithm has no timers: an hour after the
     /// last `handle_timeout`, so an idle shard is not woken for nothing.
     idle_deadline: Instant,
@@ -88,11 +95,54 @@ impl Balancing {
             eligible: Vec::new(),
             scratch: Vec::new(),
             idle_deadline: now + IDLE_WAKE,
+            tally: HealthTally::new(&cfg.registry.health),
         }
     }
 
-    /// Node for a client request (see the module documentation).
+    /// Node for a client request (see the module documentation); health
+    /// reports due are pushed to `events`.
     pub(crate) fn choose<'n>(
+        &mut self,
+        nodes: &'n NodeSet,
+        msg: &Message<'_>,
+        routes: &RouteInfo<'_>,
+        ctx: &ChoiceCtx,
+        events: &mut Vec<Event>,
+    ) -> Choice<'n> {
+        let choice = self.decide(nodes, msg, routes, ctx);
+        if let Choice::Node(n) = &choice {
+            if msg.method() != Some(Method::Ack) {
+                self.tally.request_sent(n.id);
+            }
+        }
+        self.tally.flush(ctx.now, events);
+        choice
+    }
+
+    /// A response `msg` arrived from `sender`, the node at its source
+    /// address if any (`from_node`: it came from the node side): count it
+    /// for the health checks, tell the algorithm, push the reports due to
+    /// `events`.
+    pub(crate) fn response_seen(
+        &mut self,
+        nodes: &NodeSet,
+        sender: Option<NodeId>,
+        from_node: bool,
+        msg: &Message<'_>,
+        now: Instant,
+        events: &mut Vec<Event>,
+    ) {
+        let sender = sender.filter(|_| from_node);
+        if let (Some(id), Some(status)) = (sender, msg.status_code()) {
+            self.tally.response_seen(id, status);
+            if let Some(n) = nodes.get(id) {
+                self.algo.response_seen(n, status, now);
+            }
+        }
+        self.tally.flush(now, events);
+    }
+
+    fn decide<'n>(
         &mut self,
         nodes: &'n NodeSet,
         msg: &Message<'_>,
@@ -120,9 +170,7 @@ impl Balancing {
                 return Choice::Node(n);
             }
         }
-        let version = routes
-            .version
-            .unwrap_or_else(|| nodes.new_call_version());
+        let version = routes.version.unwrap_or_else(|| nodes.new_call_version());
         let req = self.request(msg, ctx.key, version);
         if self.algo.stateful() && !ctx.handed_off {
             let home = if self.key_is_call_id {
@@ -140,24 +188,21 @@ impl Balancing {
         }
     }
 
-    /// A response going to node address `dst`: if that node is known and
-    /// dead, the replacement is the algorithm's failover for the dialog
-    /// (`key` = Call-ID hash, `version` from our Via) — the node its
+    /// A response `msg` going to node address `dst`: if that node is known
+    /// and dead, the replacement is the algorithm's failover for the dialog
+    /// (`call_id` = Call-ID hash, `version` from our Via) — the node its
     /// in-dialog requests fail over to.
     pub(crate) fn failover_target(
         &self,
         nodes: &NodeSet,
-        key: u64,
+        msg: &Message<'_>,
+        call_id: u64,
         dst: SocketAddr,
         version: u32,
     ) -> Retarget {
         match nodes.find_by_addr(dst.ip(), dst.port()) {
             Some(n) if !n.is_alive() => {
-                let req = Request {
-                    key,
-                    call_id: key,
-                    version,
-                };
+                let req = self.request(msg, call_id, version);
                 match self
                     .algo
                     .failover(&req, n, nodes)
@@ -225,3 +270,7 @@ impl Balancing {
         std::mem::swap(&mut self.eligible, &mut self.scratch);
     }
 }
+
+#[cfg(test)]
+#[path = "choice_tests.rs"]
+mod tests;

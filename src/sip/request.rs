@@ -208,7 +208,9 @@ impl Proxy {
             key,
             now,
         };
-        let choice = self.balancing.choose(&self.nodes, msg, routes, &ctx);
+        let choice = self
+            .balancing
+            .choose(&self.nodes, msg, routes, &ctx, &mut out.events);
         let node = match choice {
             Choice::Node(n) => n,
             Choice::HandOff(shard) => {

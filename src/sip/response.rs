@@ -51,6 +51,7 @@ impl Proxy {
         if let Some(id) = sender {
             self.refresh(id, now, out);
         }
+        self.balancing.response_seen(&self.nodes, sender, from_node, msg, now, &mut out.events);
         let leg = if from_node || !self.settings.two_entry {
             LegId::External
         } else {
@@ -60,7 +61,7 @@ impl Proxy {
         if !from_node {
             match self
                 .balancing
-                .failover_target(&self.nodes, key_hash(msg.call_id()), dst, version)
+                .failover_target(&self.nodes, msg, key_hash(msg.call_id()), dst, version)
             {
                 Retarget::Keep => {}
                 Retarget::To(new) => {

@@ -26,24 +26,41 @@ pub(crate) fn table(setup: &Setup<'_>) -> CallIdTable {
     CallIdTable::new(per_shard, cfg.call_id_affinity_max_time_in_cache, setup.now)
 }
 
-/// The mapped node of `key`, refreshing the entry.
-pub(crate) fn lookup<'n>(table: &mut CallIdTable, key: u64, nodes: &'n NodeSet, now: Instant) -> Lookup<'n> {
-    match table.get(key, now).and_then(|id| nodes.get(id)) {
-        Some(n) => Lookup::Mapped(n),
-        None => Lookup::Unknown,
+/// The mapped node of `key`, refreshing the entry; a `switchover` away
+/// from the mapped node is followed (and recorded) when its target is alive.
+pub(crate) fn lookup<'n>(
+    table: &mut CallIdTable,
+    key: u64,
+    nodes: &'n NodeSet,
+    now: Instant,
+) -> Lookup<'n> {
+    let Some(n) = table.get(key, now).and_then(|id| nodes.get(id)) else {
+        return Lookup::Unknown;
+    };
+    match redirected(n, nodes) {
+        Some(to) => {
+            table.insert(key, to.id, now);
+            Lookup::Mapped(to)
+        }
+        None => Lookup::Mapped(n),
     }
 }
 
 /// Record `node` for `key` and return it.
-pub(crate) fn remember<'n>(table: &mut CallIdTable, key: u64, node: Option<&'n Node>, now: Instant) -> Option<&'n Node> {
+pub(crate) fn remember<'n>(
+    table: &mut CallIdTable,
+    key: u64,
+    node: Option<&'n Node>,
+    now: Instant,
+) -> Option<&'n Node> {
     let n = node?;
     table.insert(key, n.id, now);
     Some(n)
 }
 
-/// Where `switchover` sent the dialogs of `dead`, if that node is alive.
-pub(crate) fn redirected<'n>(dead: &Node, nodes: &'n NodeSet) -> Option<&'n Node> {
-    nodes.redirect(dead.id).filter(|n| n.is_alive())
+/// Where `switchover` sent the dialogs of `node`, if that node is alive.
+pub(crate) fn redirected<'n>(node: &Node, nodes: &'n NodeSet) -> Option<&'n Node> {
+    nodes.redirect(node.id).filter(|n| n.is_alive())
 }
 
 /// Group failover: the one survivor that takes every dialog of `dead` —
