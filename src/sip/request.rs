@@ -470,7 +470,17 @@ impl Proxy {
         if headers::params(params).any(|(n, _)| n.eq_ignore_ascii_case(b"transport")) {
             return;
         }
-        let end = (params.as_ptr() as usize).saturating_sub(buf.as_ptr() as usize) + params.len();
+        // The parameters end the URI part we keep; with none, the URI ends
+        // at its host:port (an empty slice may point anywhere).
+        let end = if params.is_empty() {
+            entry.uri.host_port.end as usize
+        } else {
+            let start = (params.as_ptr() as usize).wrapping_sub(buf.as_ptr() as usize);
+            if start > buf.len() {
+                return;
+            }
+            start + params.len()
+        };
         let Ok(end) = u32::try_from(end) else { return };
         if end as usize > buf.len() {
             return;
