@@ -4,6 +4,8 @@
 //! TCP clients (one byte per interval, a never-ending head, an oversized
 //! message) cut off by the timers and limits while other connections go on.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::{Read, Write};

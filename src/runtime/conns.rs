@@ -293,6 +293,7 @@ impl Conns {
     /// Send `bytes` (one SIP message) over `transport` to `dst`: on `conn`
     /// when it is ours and open, else on an open connection to `dst`, else
     /// on a new one from `leg`. `false` when it could not even be queued.
+    #[allow(clippy::too_many_arguments)] // one message and where it goes
     pub(crate) fn send(
         &mut self,
         transport: Transport,

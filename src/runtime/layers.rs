@@ -281,10 +281,7 @@ impl Ws {
         let mut off = 0;
         let mut out = LayerOut::Ok;
         let mut control: Option<(OpCode, [u8; 125], usize)> = None;
-        loop {
-            let Some(rest) = self.inbuf.get(off..) else {
-                break;
-            };
+        while let Some(rest) = self.inbuf.get(off..) {
             match self.decoder.decode(rest) {
                 Ok((used, Some(ev))) => {
                     off += used;

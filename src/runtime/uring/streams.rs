@@ -87,6 +87,9 @@ pub(super) struct Slot {
 
 /// Every connection slot of a ring, and the listeners.
 pub(super) struct Streams {
+    // Boxed on purpose: the kernel holds pointers into a slot (its address
+    // and timeout) while the vector may grow.
+    #[allow(clippy::vec_box)]
     pub(super) slots: Vec<Box<Slot>>,
     pub(super) free: Vec<u32>,
     pub(super) listeners: Vec<ListenSlot>,
