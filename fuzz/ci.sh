@@ -5,7 +5,8 @@
 #   fuzz/ci.sh [SECONDS_PER_TARGET]      (default 30)
 #
 # Each target starts from its committed seeds (fuzz/seeds/<target>, the
-# RFC 4475 torture messages) and writes what it discovers into a scratch
+# RFC 4475 torture messages, and fuzz/regressions/<target>, inputs that once
+# failed) and writes what it discovers into a scratch
 # corpus that is thrown away, so a CI run leaves the tree clean. A crashing
 # input is kept in fuzz/artifacts/<target>/ (ignored by git) and its path is
 # printed; reproduce it with `RUSTC_BOOTSTRAP=1 cargo fuzz run <target> <file>`.
@@ -31,7 +32,9 @@ failed=()
 for t in $targets; do
     mkdir -p "$scratch/$t"
     seeds=()
-    [ -d "seeds/$t" ] && seeds=("seeds/$t")
+    for d in "seeds/$t" "regressions/$t"; do
+        [ -d "$d" ] && seeds+=("$d")
+    done
     log="$scratch/$t.log"
     echo "== $t: ${secs}s"
     cargo fuzz run "$t" "$scratch/$t" "${seeds[@]}" -- \
