@@ -24,3 +24,6 @@ pub mod hash;
 pub mod health_tally;
 pub mod key;
 pub mod rendezvous;
+
+#[cfg(test)]
+mod acceptance_tests;

@@ -87,8 +87,9 @@ impl<'n> Candidates<'n> {
     /// Nodes of `version` taking new calls, in `order`.
     pub fn new(nodes: &'n NodeSet, version: u32, order: Order) -> Candidates<'n> {
         let pool = nodes.eligible(version);
-        let ramping =
-            matches!(order, Order::Rendezvous(_)) && pool.iter().any(|e| e.weight < FULL_WEIGHT);
+        let ramping = matches!(order, Order::Rendezvous(_))
+            && nodes.any_ramping()
+            && pool.iter().any(|e| e.weight < FULL_WEIGHT);
         Candidates {
             nodes,
             pool,
@@ -128,18 +129,36 @@ impl<'n> Candidates<'n> {
 
     /// Best entry of the current pass ranked below `self.below`.
     fn best_below(&self) -> Option<(&'n Eligible, (u64, u64))> {
-        let mut best: Option<(&'n Eligible, (u64, u64))> = None;
-        for e in self.pool {
-            let rank = self.rank(e);
-            if self.below.is_some_and(|b| rank >= b) || !self.in_pass(e) {
-                continue;
-            }
-            if best.is_none_or(|(_, r)| rank > r) {
-                best = Some((e, rank));
-            }
+        match self.order {
+            // The common case, written out: no ramping node, rank by score.
+            Order::Rendezvous(key) if !self.ramping => best(self.pool, self.below, |e| {
+                Some((score(key, e.hash), e.hash))
+            }),
+            _ => best(self.pool, self.below, |e| {
+                self.in_pass(e).then(|| self.rank(e))
+            }),
         }
-        best
     }
+}
+
+/// The entry of `pool` with the highest rank below `below` (`rank` = `None`
+/// skips an entry).
+#[inline]
+fn best<'n>(
+    pool: &'n [Eligible],
+    below: Option<(u64, u64)>,
+    rank: impl Fn(&Eligible) -> Option<(u64, u64)>,
+) -> Option<(&'n Eligible, (u64, u64))> {
+    let limit = below.unwrap_or((u64::MAX, u64::MAX));
+    let mut found: Option<(&'n Eligible, (u64, u64))> = None;
+    for e in pool {
+        let Some(r) = rank(e) else { continue };
+        let fits = r < limit || below.is_none();
+        if fits && found.is_none_or(|(_, b)| r > b) {
+            found = Some((e, r));
+        }
+    }
+    found
 }
 
 impl<'n> Iterator for Candidates<'n> {

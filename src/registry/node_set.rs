@@ -12,7 +12,7 @@
 
 use std::net::IpAddr;
 
-use super::node::{Node, NodeId};
+use super::node::{Node, NodeId, FULL_WEIGHT};
 
 /// A snapshot of the node registry.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -27,6 +27,8 @@ pub struct NodeSet {
     eligible: Vec<Eligible>,
     /// Dialogs of the first node continue on the second (`switchover`).
     redirects: Vec<(NodeId, NodeId)>,
+    /// Some eligible node ramps up (weight below full).
+    ramping: bool,
 }
 
 /// A node that takes new calls, as the hash algorithms scan it: 24 bytes
@@ -64,12 +66,14 @@ impl NodeSet {
             })
             .collect();
         eligible.sort_by_key(|e| (e.version, e.hash, e.index));
+        let ramping = eligible.iter().any(|e| e.weight < FULL_WEIGHT);
         NodeSet {
             generation,
             nodes,
             latest_version,
             eligible,
             redirects: Vec::new(),
+            ramping,
         }
     }
 
@@ -145,6 +149,11 @@ impl NodeSet {
         let start = self.eligible.partition_point(|e| e.version < version);
         let end = self.eligible.partition_point(|e| e.version <= version);
         self.eligible.get(start..end).unwrap_or(&[])
+    }
+
+    /// Whether some node taking new calls ramps up (slow start).
+    pub fn any_ramping(&self) -> bool {
+        self.ramping
     }
 
     /// The node behind an [`Eligible`] entry.
