@@ -68,12 +68,7 @@ fn properties_fixture_maps_the_guide_sample() {
     assert_eq!(cfg.smpp.remote_servers.len(), 3);
     assert_eq!(cfg.tls.client_protocols, ["TLSv1"]);
     assert!(cfg.http.remote_server_ssl);
-    for key in [
-        "rmiRegistryPort",
-        "javax.sip.STACK_NAME",
-        "smppName",
-        "maxConnectionSize",
-    ] {
+    for key in ["rmiRegistryPort", "javax.sip.STACK_NAME", "smppName"] {
         assert!(ignored.iter().any(|k| k == key), "{key} not in {ignored:?}");
     }
 }
@@ -100,8 +95,9 @@ fn check_config_accepts_the_original_flag_and_sniffs_properties() {
     let refused = |out: &std::process::Output| {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{out:?}");
-        assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.contains("TLSv1"), "{err}");
+        // Log lines (ignored keys) come first; the refusal is the last line.
+        let last = err.lines().last().unwrap_or_default();
+        assert!(last.contains("TLSv1") && last.contains("lb."), "{err}");
     };
     refused(&run(&[&flag, "--check-config"]));
     let text = std::fs::read_to_string(fixture("lb.properties")).unwrap();
@@ -201,7 +197,9 @@ fn help_and_version() {
 
 #[test]
 fn shipped_example_configs_are_valid() {
-    for file in ["deploy/lb.yaml", "tests/fixtures/lb.properties"] {
+    // (tests/fixtures/lb.properties, the guide's sample, asks for TLSv1 and a
+    // key store on the author's disk: it is refused, see above.)
+    for file in ["deploy/lb.yaml"] {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(file);
         let out = run(&["--config", path.to_str().unwrap(), "--check-config"]);
         assert!(

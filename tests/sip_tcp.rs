@@ -309,6 +309,29 @@ fn node_connection_closed_mid_dialog_is_reopened_for_the_bye() {
 }
 
 #[test]
+fn request_to_a_node_whose_tcp_port_refuses_gets_503() {
+    let cfg = tcp_config();
+    let lb = Balancer::start(&cfg);
+    // Announced on TCP, but nothing listens there.
+    let dead_port = free_port();
+    let _hb = announce_tcp_node(&lb, dead_port);
+    let ext = local(cfg.external_tcp.expect("tcp"));
+    let mut client = TcpClient::connect(ext);
+    let me = client.s.local_addr().expect("addr");
+    client.send(&tcp_request("INVITE", ext, me, "refused-1", ""));
+    client.expect_status(100, Duration::from_secs(3));
+    let m = client.expect_status(503, Duration::from_secs(5));
+    assert_eq!(m.call_id().as_deref(), Some("refused-1"));
+    assert_eq!(
+        m.vias().len(),
+        1,
+        "only the client's Via is left: {:?}",
+        m.vias()
+    );
+    lb.stop();
+}
+
+#[test]
 fn slow_endless_and_oversized_clients_are_cut_off_others_are_served() {
     let mut cfg = tcp_config();
     cfg.sip_extra =

@@ -69,6 +69,16 @@ struct Conn {
     last_rx: Instant,
     /// When the incomplete message (or handshake) at the front started.
     partial_since: Option<Instant>,
+    /// Outbound and not yet established: copies of the SIP messages queued
+    /// on it, answered `503` by the caller if the connect fails.
+    unsent: Option<Vec<u8>>,
+}
+
+/// Messages that never left: the connect to `dst` failed.
+pub(crate) struct Undelivered {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) dst: SocketAddr,
+    pub(crate) leg: LegId,
 }
 
 /// A framed message, ready for the proxy.
@@ -163,6 +173,7 @@ impl Conns {
             layer,
             last_rx: now,
             partial_since: None,
+            unsent: None,
         };
         self.map.insert(id.raw(), conn);
         self.by_addr.insert((transport, peer), id);
@@ -172,6 +183,7 @@ impl Conns {
         let Some(c) = self.map.get_mut(&id.raw()) else {
             return;
         };
+        c.unsent = None;
         self.scratch.clear();
         c.layer.on_connected(&mut self.scratch);
         if !self.scratch.is_empty() && !tx.stream_send(id, &self.scratch) {
@@ -179,17 +191,25 @@ impl Conns {
         }
     }
 
-    pub(crate) fn on_closed(&mut self, id: StreamId) {
-        if let Some(c) = self.map.remove(&id.raw()) {
-            self.counters.closed += 1;
-            if self.by_addr.get(&(c.transport, c.peer)) == Some(&id) {
-                self.by_addr.remove(&(c.transport, c.peer));
-            }
-            debug!(
-                "shard {}: {:?} connection with {} closed",
-                self.shard, c.transport, c.peer
-            );
+    /// Connection `id` is gone; if it never got established, the messages
+    /// that were waiting for it come back (to be answered `503`).
+    pub(crate) fn on_closed(&mut self, id: StreamId) -> Option<Undelivered> {
+        let c = self.map.remove(&id.raw())?;
+        self.counters.closed += 1;
+        if self.by_addr.get(&(c.transport, c.peer)) == Some(&id) {
+            self.by_addr.remove(&(c.transport, c.peer));
         }
+        debug!(
+            "shard {}: {:?} connection with {} closed",
+            self.shard, c.transport, c.peer
+        );
+        let bytes = c.unsent.filter(|u| !u.is_empty())?;
+        self.counters.unreachable += 1;
+        Some(Undelivered {
+            bytes,
+            dst: c.peer,
+            leg: c.leg,
+        })
     }
 
     /// Bytes arrived on `id`: unwrap them (answering what the layer must,
@@ -326,6 +346,9 @@ impl Conns {
         let Some(c) = self.map.get_mut(&id.raw()) else {
             return false;
         };
+        if let Some(unsent) = &mut c.unsent {
+            unsent.extend_from_slice(bytes);
+        }
         self.scratch.clear();
         c.layer.output(bytes, &mut self.scratch);
         tx.stream_send(id, &self.scratch)
@@ -360,6 +383,7 @@ impl Conns {
             layer,
             last_rx: now,
             partial_since: None,
+            unsent: Some(Vec::new()),
         };
         self.map.insert(id.raw(), conn);
         self.by_addr.insert((transport, dst), id);

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use hdrhistogram::Histogram;
 use log::{debug, info};
 
-use super::conns::{Conns, FrameFailure};
+use super::conns::{Conns, FrameFailure, Undelivered};
 use super::control::Control;
 use super::mesh::{Envelope, Mesh};
 use super::shutdown::{Stop, POLL};
@@ -233,9 +233,35 @@ impl Core {
                 peer,
             } => self.conns.on_accepted(listener, conn, peer, now, tx),
             StreamEvent::Connected(id) => self.conns.on_connected(id, tx),
-            StreamEvent::Closed(id) => self.conns.on_closed(id),
+            StreamEvent::Closed(id) => {
+                if let Some(u) = self.conns.on_closed(id) {
+                    self.undelivered(&u, now, tx);
+                }
+            }
             StreamEvent::Data(id, bytes) => self.on_stream_data(id, bytes, now, tx),
         }
+    }
+
+    /// Answer every request that waited for a connection that never came
+    /// up with the "no node" status (`503`), back along its Vias.
+    fn undelivered(&mut self, u: &Undelivered, now: Instant, tx: &mut Tx<'_>) {
+        let max = self.proxy.max_message_size();
+        let mut used = 0;
+        while let Some(rest) = u.bytes.get(used..).filter(|r| !r.is_empty()) {
+            let Frame::Message(n) = framing::next(rest, max) else {
+                break;
+            };
+            let msg = rest.get(..n).unwrap_or(&[]);
+            used += n;
+            self.out.clear();
+            self.proxy
+                .undeliverable(msg, u.dst, u.leg, now, &mut self.out);
+            self.transmit(tx);
+        }
+        debug!(
+            "shard {}: connection to {} failed: {used} bytes answered",
+            self.id, u.dst
+        );
     }
 
     fn on_stream_data(&mut self, id: StreamId, bytes: &[u8], now: Instant, tx: &mut Tx<'_>) {

@@ -255,6 +255,45 @@ impl Proxy {
         self.balancing.poll_timeout()
     }
 
+    /// A request we forwarded to `dst` could not be delivered (the
+    /// connection to it never came up): answer it with the "no node"
+    /// status, as if `dst` had, so the answer goes back along its Vias.
+    /// Responses and ACKs are dropped.
+    pub fn undeliverable(
+        &mut self,
+        forwarded: &[u8],
+        dst: SocketAddr,
+        leg: LegId,
+        now: Instant,
+        out: &mut Output,
+    ) {
+        let Ok(msg) = Message::parse(forwarded) else {
+            return;
+        };
+        if !matches!(msg.start(), StartLine::Request { .. })
+            || msg.method() == Some(super::message::Method::Ack)
+        {
+            return;
+        }
+        self.counters.no_node += 1;
+        let mut answer = Vec::with_capacity(forwarded.len());
+        let (code, reason) = (
+            self.settings.unavailable_status,
+            self.settings.unavailable_reason.clone(),
+        );
+        reply::write(&mut answer, &msg, code, &reason);
+        let d = Datagram {
+            bytes: &answer,
+            src: dst,
+            leg,
+            handed_off: true,
+            transport: Transport::Udp,
+            conn: None,
+        };
+        self.handle(d, now, out);
+        self.counters.replies_sent += 1;
+    }
+
     /// Largest message accepted (`sip.maxMessageSize`).
     pub fn max_message_size(&self) -> usize {
         self.settings.max_message_size
