@@ -43,6 +43,9 @@ fn main() {
     if let Err(e) = sip_balancer::tls::TlsContext::for_config(&cfg) {
         fail(&format!("{name}: {e}"));
     }
+    if let Err(e) = sip_balancer::balancer::catalog::validate(&cfg.algorithm) {
+        fail(&format!("{name}: algorithmClass: {e}"));
+    }
     if args.check {
         println!("config OK: {name}");
         return;

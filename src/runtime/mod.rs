@@ -207,12 +207,19 @@ fn log_listening(bound: &Bound, shards: usize) {
 /// Say once, at start, which configured features are parsed but not yet
 /// applied, so nobody believes a setting is in force when it is not.
 fn warn_unimplemented(cfg: &Config) {
-    use crate::config::AlgorithmKind;
-    if cfg.algorithm.kind != AlgorithmKind::CallIdAffinity {
-        warn!(
-            "algorithm {:?} is not implemented yet: balancing with callIdAffinity",
-            cfg.algorithm.kind
-        );
+    let sip = &cfg.sip;
+    let mut not_applied: Vec<&str> = Vec::new();
+    if !sip.blocked_values.is_empty() {
+        not_applied.push("sip.blockedValues (scanner blocking)");
+    }
+    if sip.matching_hostname_for_route.is_some() {
+        not_applied.push("sip.matchingHostnameForRoute / isFilterSubdomain");
+    }
+    if sip.public_ip.is_some() {
+        not_applied.push("sip.publicIp (Record-Route / Contact patching)");
+    }
+    for key in not_applied {
+        warn!("{key} is parsed but not applied yet");
     }
     if cfg.stats.port.is_some() {
         info!("statistics endpoint (statisticPort) is not served yet");
