@@ -323,6 +323,10 @@ fn build_registry(file: &FileConfig) -> Result<RegistryConfig> {
             file.heartbeat_interval,
             defaults::HEARTBEAT_INTERVAL_MS,
         )?,
+        heartbeat_port: match file.heartbeat_port.unwrap_or(defaults::HEARTBEAT_PORT) {
+            0 => None,
+            p => Some(p),
+        },
         static_nodes: nodes
             .iter()
             .enumerate()

@@ -12,6 +12,7 @@
 //! host: 127.0.0.1             # default host of both legs
 //! nodeTimeout: 8400           # ms
 //! heartbeatInterval: 150      # ms
+//! heartbeatPort: 2610         # HTTP/JSON heartbeats; 0 = off
 //! statisticPort: 2006         # alias apiPort; 0 = off
 //! sip:
 //!   external: { host: 127.0.0.1, udpPort: 5060, tcpPort: 5060 }
@@ -38,6 +39,8 @@ pub struct FileConfig {
     pub node_timeout: Option<u64>,
     /// Expiry sweep period, ms.
     pub heartbeat_interval: Option<u64>,
+    /// TCP port of the HTTP/JSON heartbeat protocol; 0 turns it off.
+    pub heartbeat_port: Option<u16>,
     /// Statistics port (`apiPort` at the original's HEAD); 0 turns it off.
     #[serde(alias = "apiPort")]
     pub statistic_port: Option<u16>,

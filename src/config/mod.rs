@@ -153,6 +153,10 @@ pub struct RegistryConfig {
     pub node_timeout: Duration,
     /// Period of the expiry sweep (`heartbeatInterval`).
     pub heartbeat_interval: Duration,
+    /// TCP port of the HTTP/JSON heartbeat protocol (`heartbeatPort`),
+    /// on the internal leg's host (the external one without an internal
+    /// leg); `None` = off.
+    pub heartbeat_port: Option<u16>,
     /// Nodes from the config file, actively probed with SIP OPTIONS.
     pub static_nodes: Vec<StaticNode>,
     /// Active probe settings for static nodes.

@@ -45,6 +45,7 @@ fn expected_default() -> Config {
         registry: RegistryConfig {
             node_timeout: Duration::from_millis(8400),
             heartbeat_interval: Duration::from_millis(150),
+            heartbeat_port: Some(2610),
             static_nodes: Vec::new(),
             probe: ProbeConfig {
                 interval: Duration::from_millis(1000),
@@ -166,6 +167,16 @@ fn validation_rules() {
         assert_eq!(e.key, key, "{text}");
         assert_eq!(e.line, Some(1), "{text}");
     }
+}
+
+#[test]
+fn heartbeat_port_default_value_and_off() {
+    let port = |text: &str| from_yaml_str(text, "t.yaml").unwrap().registry.heartbeat_port;
+    assert_eq!(port(""), Some(2610));
+    assert_eq!(port("heartbeatPort: 2620\n"), Some(2620));
+    assert_eq!(port("heartbeatPort: 0\n"), None);
+    let e = from_yaml_str("heartbeatPort: 70000\n", "t.yaml").unwrap_err();
+    assert_eq!((e.key.as_str(), e.line), ("heartbeatPort", Some(1)));
 }
 
 #[test]

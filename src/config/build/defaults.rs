@@ -13,6 +13,8 @@ pub const EXTRA_SERVER_NODE_PORT: u16 = 5060;
 pub const NODE_TIMEOUT_MS: u64 = 8400;
 /// `heartbeatInterval`, ms.
 pub const HEARTBEAT_INTERVAL_MS: u64 = 150;
+/// `heartbeatPort` (the original's HTTP/JSON heartbeat port).
+pub const HEARTBEAT_PORT: u16 = 2610;
 /// Lower bound of both timers, ms (the original refuses less).
 pub const MIN_TIMER_MS: u64 = 15;
 /// `statisticPort`.
