@@ -171,7 +171,12 @@ fn validation_rules() {
 
 #[test]
 fn heartbeat_port_default_value_and_off() {
-    let port = |text: &str| from_yaml_str(text, "t.yaml").unwrap().registry.heartbeat_port;
+    let port = |text: &str| {
+        from_yaml_str(text, "t.yaml")
+            .unwrap()
+            .registry
+            .heartbeat_port
+    };
     assert_eq!(port(""), Some(2610));
     assert_eq!(port("heartbeatPort: 2620\n"), Some(2620));
     assert_eq!(port("heartbeatPort: 0\n"), None);
