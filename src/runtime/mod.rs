@@ -17,6 +17,8 @@
 //! - [`shard`]: one shard's loop: receive → `Proxy::handle` → send.
 //! - [`mesh`]: hand-off of a datagram to its Call-ID home shard.
 //! - [`control`]: the registry on shard 0, probes, snapshot publishing.
+//! - [`heartbeat_http`]: the JSON heartbeat protocol's HTTP listener (its
+//!   own thread) and the `stop` notices to nodes at shutdown.
 //!
 //! The protocol decisions live in [`crate::sip::proxy`] and
 //! [`crate::registry`]; this module executes what they return and does
@@ -25,11 +27,13 @@
 
 mod conns;
 mod control;
+mod heartbeat_http;
 mod layers;
 mod mesh;
 mod shard;
 mod shards;
 mod shutdown;
+mod smpp;
 mod sockets;
 pub mod uring;
 
@@ -65,6 +69,7 @@ pub fn run(cfg: Config) -> io::Result<()> {
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?
         .map(Arc::new);
     let bound = bind_all(&cfg, n)?;
+    let heartbeat = heartbeat_http::bind(&cfg)?;
     log_listening(&bound, n);
     warn_unimplemented(&cfg);
 
@@ -72,7 +77,8 @@ pub fn run(cfg: Config) -> io::Result<()> {
     let registry = Registry::new(&cfg.registry, &cfg.sip, now);
     let first = Arc::new(registry.snapshot());
     let (events_tx, events_rx) = crossbeam_channel::bounded(EVENT_QUEUE);
-    let (publishers, subscribers) = control::snapshot_channels(n);
+    let (mut publishers, subscribers) = control::snapshot_channels(n);
+    let intake = heartbeat_http::launch(heartbeat, &events_tx, &mut publishers, &first)?;
     let control = shards::ControlSetup {
         registry,
         events: events_rx,
@@ -89,6 +95,7 @@ pub fn run(cfg: Config) -> io::Result<()> {
         internal: bound.internal.map(|(_, sockets)| sockets),
         streams: bound.streams,
         tls,
+        smpp: bound.smpp.map(|(_, sockets)| sockets),
         subscribers,
         control,
     });
@@ -99,6 +106,9 @@ pub fn run(cfg: Config) -> io::Result<()> {
     }
     stop.trigger();
     let joined = shards::join(threads);
+    if let Some(intake) = intake {
+        intake.finish();
+    }
     info!("stopped");
     started.and(joined)
 }
@@ -111,6 +121,8 @@ struct Bound {
     internal: Option<(SocketAddr, Vec<socket2::Socket>)>,
     /// Stream listeners (one socket per shard each).
     streams: Vec<shards::StreamGroup>,
+    /// The SMPP listener (one socket per shard), when configured.
+    smpp: Option<(SocketAddr, Vec<socket2::Socket>)>,
     /// Their addresses, for the start-up summary.
     stream_addrs: Vec<(LegId, Transport, SocketAddr)>,
     /// The registry's probe socket (shard 0 only, not shared).
@@ -175,10 +187,21 @@ fn bind_all(cfg: &Config, shards: usize) -> io::Result<Bound> {
             });
         }
     }
+    let smpp = match cfg.smpp.port {
+        Some(port) => {
+            let host = cfg.smpp.host.unwrap_or(sip.external.host);
+            Some(sockets::bind_tcp_group(
+                SocketAddr::new(host, port),
+                shards,
+            )?)
+        }
+        None => None,
+    };
     Ok(Bound {
         external,
         internal,
         streams,
+        smpp,
         stream_addrs,
         probe,
         probe_addr,
@@ -200,6 +223,9 @@ fn log_listening(bound: &Bound, shards: usize) {
         };
         let t = String::from_utf8_lossy(crate::sip::transport::uri_token(*transport));
         info!("listening sip/{t} {leg} {addr} ({shards} shards)");
+    }
+    if let Some((addr, _)) = &bound.smpp {
+        info!("listening smpp {addr} ({shards} shards)");
     }
     info!("probing nodes from udp {}", bound.probe_addr);
 }
@@ -224,7 +250,10 @@ fn warn_unimplemented(cfg: &Config) {
     if cfg.stats.port.is_some() {
         info!("statistics endpoint (statisticPort) is not served yet");
     }
-    if cfg.http.http_port.is_some() || cfg.http.https_port.is_some() || cfg.smpp.port.is_some() {
-        warn!("HTTP and SMPP balancing are configured but not implemented yet: not listening");
+    if cfg.http.http_port.is_some() || cfg.http.https_port.is_some() {
+        warn!("HTTP balancing is configured but not implemented yet: not listening");
+    }
+    if cfg.smpp.ssl_port.is_some() {
+        warn!("smpp.smppSslPort is parsed but not served yet (plain smppPort is)");
     }
 }

@@ -31,6 +31,7 @@ use super::conns::{Conns, FrameFailure, Undelivered};
 use super::control::Control;
 use super::mesh::{Envelope, Mesh};
 use super::shutdown::{Stop, POLL};
+use super::smpp::Smpp;
 use super::uring::{Completion, Received, StreamEvent, StreamId, Tx, UdpRing};
 use crate::registry::{Event, NodeSet};
 use crate::sip::framing::{self, Frame};
@@ -70,6 +71,8 @@ pub(crate) struct Core {
     mesh: Mesh,
     /// This shard's stream connections.
     conns: Conns,
+    /// This shard's SMPP side, when `smpp.smppPort` is set.
+    smpp: Option<Smpp>,
     /// Events for the registry (bounded, never waited on).
     events: crossbeam_channel::Sender<Event>,
     /// Snapshots from shard 0 (shards 1..n).
@@ -110,6 +113,7 @@ pub(crate) struct Parts {
     pub(crate) probe: Option<usize>,
     pub(crate) mesh: Mesh,
     pub(crate) conns: Conns,
+    pub(crate) smpp: Option<Smpp>,
     pub(crate) events: crossbeam_channel::Sender<Event>,
     pub(crate) snapshots: Option<crossbeam_channel::Receiver<Arc<NodeSet>>>,
     pub(crate) control: Option<Control>,
@@ -128,6 +132,7 @@ impl Shard {
                 probe: p.probe,
                 mesh: p.mesh,
                 conns: p.conns,
+                smpp: p.smpp,
                 events: p.events,
                 snapshots: p.snapshots,
                 control: p.control,
@@ -179,6 +184,11 @@ impl Shard {
         if core.conns.poll_timeout().is_some_and(|t| t <= now) {
             core.conns.handle_timeout(now, &mut self.ring.tx());
         }
+        if let Some(smpp) = core.smpp.as_mut() {
+            if smpp.has_pending_closes() || smpp.poll_timeout().is_some_and(|t| t <= now) {
+                smpp.handle_timeout(now, &mut self.ring.tx());
+            }
+        }
         for fd in core.mesh.doorbells() {
             self.ring.ring_doorbell(fd);
         }
@@ -226,6 +236,26 @@ impl Core {
     /// into SIP messages that go through the proxy like datagrams.
     fn on_stream(&mut self, e: StreamEvent<'_>, tx: &mut Tx<'_>) {
         let now = Instant::now();
+        if let Some(smpp) = self.smpp.as_mut() {
+            match e {
+                StreamEvent::Accepted {
+                    listener,
+                    conn,
+                    peer,
+                    ..
+                } if smpp.serves_listener(listener) => {
+                    return smpp.on_accepted(conn, peer, now, tx);
+                }
+                StreamEvent::Connected(id) if smpp.owns(id) => {
+                    return smpp.on_connected(id, now, tx)
+                }
+                StreamEvent::Data(id, bytes) if smpp.owns(id) => {
+                    return smpp.on_data(id, bytes, now, tx);
+                }
+                StreamEvent::Closed(id) if smpp.owns(id) => return smpp.on_closed(id, now, tx),
+                _ => {}
+            }
+        }
         match e {
             StreamEvent::Accepted {
                 listener,
@@ -430,6 +460,14 @@ impl Core {
         }
         if let Some(t) = self.conns.poll_timeout() {
             deadline = deadline.min(t.max(now + MIN_TIMER_SLEEP));
+        }
+        if let Some(smpp) = &self.smpp {
+            if smpp.has_pending_closes() {
+                deadline = deadline.min(now + MIN_TIMER_SLEEP);
+            }
+            if let Some(t) = smpp.poll_timeout() {
+                deadline = deadline.min(t.max(now + MIN_TIMER_SLEEP));
+            }
         }
         deadline
     }

@@ -31,11 +31,13 @@ use super::layers::Layers;
 use super::mesh::{Ends, Mesh};
 use super::shard::{Parts, Shard, EXTERNAL};
 use super::shutdown::{Closer, Stop};
+use super::smpp::Smpp;
 use super::uring::UdpRing;
 use crate::config::{Config, Cores};
 use crate::registry::{Event, NodeSet, Registry};
 use crate::sip::proxy::{LegId, Proxy};
 use crate::sip::transport::Transport;
+use crate::smpp::proxy::Settings as SmppSettings;
 use crate::tls::TlsContext;
 
 /// Everything one shard thread takes with it.
@@ -57,6 +59,8 @@ pub(crate) struct ShardSetup {
     streams: Vec<(LegId, Transport, socket2::Socket)>,
     /// TLS settings, when any transport uses TLS.
     tls: Option<Arc<TlsContext>>,
+    /// This shard's SMPP listener.
+    smpp: Option<socket2::Socket>,
     role: Role,
 }
 
@@ -101,6 +105,8 @@ pub(crate) struct Common {
     pub(crate) streams: Vec<StreamGroup>,
     /// TLS settings, when any transport uses TLS.
     pub(crate) tls: Option<Arc<TlsContext>>,
+    /// One SMPP listener per shard, when `smpp.smppPort` is set.
+    pub(crate) smpp: Option<Vec<socket2::Socket>>,
     /// Snapshot receivers of shards 1..n.
     pub(crate) subscribers: Vec<Receiver<Arc<NodeSet>>>,
     pub(crate) control: ControlSetup,
@@ -148,6 +154,7 @@ pub(crate) fn setups(common: Common) -> Vec<ShardSetup> {
     let shards = common.external.len();
     let ends = super::mesh::wire(shards);
     let mut internal = common.internal.map(Vec::into_iter);
+    let mut smpp = common.smpp.map(Vec::into_iter);
     let mut streams: Vec<_> = common
         .streams
         .into_iter()
@@ -177,6 +184,7 @@ pub(crate) fn setups(common: Common) -> Vec<ShardSetup> {
                 .filter_map(|(leg, t, s)| s.next().map(|s| (*leg, *t, s)))
                 .collect(),
             tls: common.tls.clone(),
+            smpp: smpp.as_mut().and_then(Iterator::next),
             role,
         })
         .collect()
@@ -286,6 +294,7 @@ fn shard_main(
         internal,
         streams,
         tls,
+        smpp,
         role,
     } = setup;
     // Ring socket indices: external first (`EXTERNAL`), then internal,
@@ -332,6 +341,11 @@ fn shard_main(
         let index = ring.listen(socket);
         conns.add_listener(index, leg, transport);
     }
+    let smpp = smpp.map(|socket| {
+        let mut s = Smpp::new(SmppSettings::from_config(&cfg.smpp), now);
+        s.add_listener(ring.listen(socket));
+        s
+    });
     let _ = ready.send(ring.dup_fd());
     let Ok(rings) = go.recv() else {
         return Ok(()); // another shard failed to start: never serve
@@ -346,6 +360,7 @@ fn shard_main(
         probe,
         mesh: Mesh::new(mesh, rings),
         conns,
+        smpp,
         events,
         snapshots,
         control,

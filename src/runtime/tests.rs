@@ -81,6 +81,7 @@ impl Rig {
                         super::layers::Layers::new(None, 65535, id),
                         std::time::Instant::now(),
                     ),
+                    smpp: None,
                     events: events.clone(),
                     snapshots: None,
                     control: None,
