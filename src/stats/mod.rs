@@ -1,5 +1,88 @@
-//! Per-shard counters (plain integers, never shared between cores) and
-//! their sum on demand.
+//! Statistics: per-shard counters (plain integers, never shared between
+//! cores), the board they are published to, their sum on demand and what
+//! the admin port renders from it.
+//!
+//! # Layout
+//! - [`SipCounters`] (here): one shard's SIP counters, bumped by the proxy.
+//! - [`board`]: a shard's published copy of its counters. Each shard owns a
+//!   cache-line aligned slot of `AtomicU64`s that only it writes (plain
+//!   `Relaxed` stores, no read-modify-write), at most every
+//!   [`board::PUBLISH_EVERY`]; the admin thread reads every slot with
+//!   `Relaxed` loads and sums them ([`board::Board::read`]). Nothing on the
+//!   forwarding path locks or touches a shared line.
+//! - [`latency`]: the fixed latency buckets a shard's hdrhistogram is
+//!   published as (summable over shards), and per-shard quantiles.
+//! - [`process`]: CPU and resident memory from `/proc/self` text.
+//! - [`view`]: everything one admin answer is rendered from.
+//! - [`lbstat`]: the original's `/lbstat` and `/lbinfo` JSON.
+//! - [`prometheus`]: the `/metrics` text exposition.
+//! - [`admin_api`]: the admin HTTP requests (head, query, routing) and
+//!   responses, sans-IO; the server is `runtime::admin`.
+//!
+//! Like every module outside `runtime`, nothing here opens a socket, starts
+//! a thread or reads the clock (`now` is an argument).
+
+pub mod admin_api;
+pub mod board;
+pub mod latency;
+pub mod lbstat;
+pub mod process;
+pub mod prometheus;
+pub mod view;
+
+use crate::sip::message::Method;
+
+/// Number of [`Method`] variants (the per-method counters).
+pub const METHODS: usize = 15;
+
+/// Response classes counted: `1XX` … `9XX` (as the original's map).
+pub const STATUS_CLASSES: usize = 9;
+
+/// Names of the per-method counters, in [`method_index`] order (the
+/// original's JMX map keys; `OTHER` collects every other method).
+pub const METHOD_NAMES: [&str; METHODS] = [
+    "INVITE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "REGISTER",
+    "OPTIONS",
+    "INFO",
+    "SUBSCRIBE",
+    "NOTIFY",
+    "MESSAGE",
+    "REFER",
+    "PUBLISH",
+    "UPDATE",
+    "PRACK",
+    "OTHER",
+];
+
+/// Names of the response classes, index 0 = `1XX`.
+pub const CLASS_NAMES: [&str; STATUS_CLASSES] = [
+    "1XX", "2XX", "3XX", "4XX", "5XX", "6XX", "7XX", "8XX", "9XX",
+];
+
+/// Where a method is counted in [`SipCounters::requests_by_method`].
+pub fn method_index(m: Method) -> usize {
+    match m {
+        Method::Invite => 0,
+        Method::Ack => 1,
+        Method::Bye => 2,
+        Method::Cancel => 3,
+        Method::Register => 4,
+        Method::Options => 5,
+        Method::Info => 6,
+        Method::Subscribe => 7,
+        Method::Notify => 8,
+        Method::Message => 9,
+        Method::Refer => 10,
+        Method::Publish => 11,
+        Method::Update => 12,
+        Method::Prack => 13,
+        Method::Other => 14,
+    }
+}
 
 /// SIP counters of one shard.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,7 +111,33 @@ pub struct SipCounters {
     pub stray_responses: u64,
     /// Messages dropped for other reasons (unroutable target…).
     pub dropped: u64,
+    /// Forwarded requests by method ([`method_index`]), bumped by
+    /// [`SipCounters::count_request`].
+    pub requests_by_method: [u64; METHODS],
+    /// Forwarded responses by class (`status / 100 - 1`), bumped by
+    /// [`SipCounters::count_response`].
+    pub responses_by_class: [u64; STATUS_CLASSES],
 }
+
+/// Number of scalar counters in [`SipCounters::scalars`].
+pub const SIP_SCALARS: usize = 12;
+
+/// Names of [`SipCounters::scalars`], in order (Prometheus names without
+/// the `sip_balancer_sip_` prefix and `_total` suffix).
+pub const SIP_SCALAR_NAMES: [&str; SIP_SCALARS] = [
+    "requests_forwarded",
+    "responses_forwarded",
+    "body_bytes",
+    "replies_sent",
+    "heartbeats",
+    "hand_offs",
+    "malformed",
+    "too_many_hops",
+    "no_node",
+    "loops",
+    "stray_responses",
+    "dropped",
+];
 
 impl SipCounters {
     /// Add another shard's counters.
@@ -45,5 +154,120 @@ impl SipCounters {
         self.loops += o.loops;
         self.stray_responses += o.stray_responses;
         self.dropped += o.dropped;
+        for (a, b) in self
+            .requests_by_method
+            .iter_mut()
+            .zip(&o.requests_by_method)
+        {
+            *a += b;
+        }
+        for (a, b) in self
+            .responses_by_class
+            .iter_mut()
+            .zip(&o.responses_by_class)
+        {
+            *a += b;
+        }
+    }
+
+    /// Count a forwarded request by its method (one array store, no map).
+    pub fn count_request(&mut self, method: Method) {
+        if let Some(c) = self.requests_by_method.get_mut(method_index(method)) {
+            *c = c.wrapping_add(1);
+        }
+    }
+
+    /// Count a forwarded response by its class; codes outside 100..=999
+    /// are not counted.
+    pub fn count_response(&mut self, status: u16) {
+        let class = usize::from(status / 100);
+        if let Some(c) = class
+            .checked_sub(1)
+            .and_then(|i| self.responses_by_class.get_mut(i))
+        {
+            *c = c.wrapping_add(1);
+        }
+    }
+
+    /// The scalar counters in [`SIP_SCALAR_NAMES`] order.
+    pub fn scalars(&self) -> [u64; SIP_SCALARS] {
+        [
+            self.requests_forwarded,
+            self.responses_forwarded,
+            self.body_bytes,
+            self.replies_sent,
+            self.heartbeats,
+            self.hand_offs,
+            self.malformed,
+            self.too_many_hops,
+            self.no_node,
+            self.loops,
+            self.stray_responses,
+            self.dropped,
+        ]
+    }
+
+    /// The inverse of [`SipCounters::scalars`] (per-method and per-class
+    /// counters left at zero).
+    pub fn from_scalars(v: [u64; SIP_SCALARS]) -> SipCounters {
+        let [requests_forwarded, responses_forwarded, body_bytes, replies_sent, heartbeats, hand_offs, malformed, too_many_hops, no_node, loops, stray_responses, dropped] =
+            v;
+        SipCounters {
+            requests_forwarded,
+            responses_forwarded,
+            body_bytes,
+            replies_sent,
+            heartbeats,
+            hand_offs,
+            malformed,
+            too_many_hops,
+            no_node,
+            loops,
+            stray_responses,
+            dropped,
+            ..SipCounters::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalars_round_trip_in_name_order() {
+        let c = SipCounters::from_scalars(std::array::from_fn(|i| i as u64 + 1));
+        assert_eq!(c.requests_forwarded, 1);
+        assert_eq!(c.dropped, 12);
+        assert_eq!(c.scalars(), std::array::from_fn(|i| i as u64 + 1));
+        assert_eq!(SIP_SCALAR_NAMES[11], "dropped");
+    }
+
+    #[test]
+    fn methods_and_classes_are_counted_in_place() {
+        let mut c = SipCounters::default();
+        c.count_request(Method::Invite);
+        c.count_request(Method::Bye);
+        c.count_request(Method::Other);
+        c.count_response(180);
+        c.count_response(200);
+        c.count_response(999);
+        c.count_response(99); // not a status: ignored
+        c.count_response(0);
+        assert_eq!(c.requests_by_method[0], 1);
+        assert_eq!(c.requests_by_method[2], 1);
+        assert_eq!(c.requests_by_method[14], 1);
+        assert_eq!(c.responses_by_class, [1, 1, 0, 0, 0, 0, 0, 0, 1]);
+        let mut sum = c.clone();
+        sum.add(&c);
+        assert_eq!(sum.requests_by_method[0], 2);
+        assert_eq!(sum.responses_by_class[8], 2);
+    }
+
+    #[test]
+    fn method_names_follow_the_index() {
+        assert_eq!(METHOD_NAMES[method_index(Method::Prack)], "PRACK");
+        assert_eq!(METHOD_NAMES[method_index(Method::Register)], "REGISTER");
+        assert_eq!(METHOD_NAMES[method_index(Method::Message)], "MESSAGE");
     }
 }
