@@ -44,6 +44,9 @@ pub struct LbConfig {
     pub internal_transport: Option<String>,
     /// Extra YAML lines under `sip:` (two-space indented).
     pub sip_extra: String,
+    /// `heartbeatPort` (HTTP/JSON heartbeats); `None` writes `0` (off), so
+    /// parallel tests do not fight over the default 2610.
+    pub heartbeat_port: Option<u16>,
 }
 
 impl LbConfig {
@@ -63,6 +66,7 @@ impl LbConfig {
             internal_tcp: None,
             internal_transport: None,
             sip_extra: String::new(),
+            heartbeat_port: None,
         }
     }
 
@@ -118,6 +122,7 @@ impl LbConfig {
         }
         y += "probe: { interval: 200, timeout: 500, failuresToDown: 2, successesToUp: 1 }\n";
         y += "statisticPort: ~\n";
+        y += &format!("heartbeatPort: {}\n", self.heartbeat_port.unwrap_or(0));
         y
     }
 }
