@@ -47,6 +47,11 @@ pub struct LbConfig {
     /// `heartbeatPort` (HTTP/JSON heartbeats); `None` writes `0` (off), so
     /// parallel tests do not fight over the default 2610.
     pub heartbeat_port: Option<u16>,
+    /// Extra `, key: value` pairs inside the external leg's flow mapping
+    /// (e.g. `, ipLoadBalancerAddress: [127.0.0.1], ipLoadBalancerUdpPort: 5070`).
+    pub external_extra: String,
+    /// `statisticPort`; `None` writes `~` (the default port).
+    pub statistic_port: Option<u16>,
 }
 
 impl LbConfig {
@@ -67,6 +72,8 @@ impl LbConfig {
             internal_transport: None,
             sip_extra: String::new(),
             heartbeat_port: None,
+            external_extra: String::new(),
+            statistic_port: None,
         }
     }
 
@@ -89,9 +96,10 @@ impl LbConfig {
         let mut y = format!("cores: {}\nsip:\n", self.cores);
         let tcp = |p: Option<u16>| p.map_or(String::new(), |p| format!(", tcpPort: {p}"));
         y += &format!(
-            "  external: {{ host: 127.0.0.1, udpPort: {}{} }}\n",
+            "  external: {{ host: 127.0.0.1, udpPort: {}{}{} }}\n",
             self.external,
-            tcp(self.external_tcp)
+            tcp(self.external_tcp),
+            self.external_extra
         );
         if let Some(p) = self.internal {
             y += &format!(
@@ -121,7 +129,10 @@ impl LbConfig {
             }
         }
         y += "probe: { interval: 200, timeout: 500, failuresToDown: 2, successesToUp: 1 }\n";
-        y += "statisticPort: ~\n";
+        match self.statistic_port {
+            None => y += "statisticPort: ~\n",
+            Some(p) => y += &format!("statisticPort: {p}\n"),
+        }
         y += &format!("heartbeatPort: {}\n", self.heartbeat_port.unwrap_or(0));
         y
     }

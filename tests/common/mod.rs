@@ -10,6 +10,7 @@ pub mod net;
 pub mod rig;
 pub mod sip;
 pub mod sipp;
+pub mod sprayer;
 
 pub use balancer::{Balancer, LbConfig, TempDir};
 pub use net::{free_port, local, wait_until, FakeNode, Heartbeater, UdpPeer};
