@@ -134,7 +134,7 @@ fn udp_client_reaches_tcp_node_with_internal_transport_tcp() {
 /// CSeq), and can drop its connections.
 struct TcpNode {
     listener: TcpListener,
-    conns: Vec<TcpStream>,
+    conns: Vec<(TcpStream, Vec<u8>)>,
 }
 
 impl TcpNode {
@@ -153,10 +153,10 @@ impl TcpNode {
         while Instant::now() < deadline {
             if let Ok((s, _)) = self.listener.accept() {
                 s.set_read_timeout(Some(Duration::from_millis(20))).ok()?;
-                self.conns.push(s);
+                self.conns.push((s, Vec::new()));
             }
-            for c in &mut self.conns {
-                if let Some(m) = read_message(c) {
+            for (c, buf) in &mut self.conns {
+                if let Some(m) = read_message(c, buf) {
                     return Some(m);
                 }
             }
@@ -167,39 +167,39 @@ impl TcpNode {
 
     fn answer(&mut self, req: &Msg, code: u16) {
         let bytes = common::reply(req, code, "OK", "node-tag");
-        for c in &mut self.conns {
+        for (c, _) in &mut self.conns {
             let _ = c.write_all(&bytes);
         }
     }
 
     /// Close every connection (as a node restart would).
     fn drop_connections(&mut self) {
-        for c in self.conns.drain(..) {
+        for (c, _) in self.conns.drain(..) {
             let _ = c.shutdown(std::net::Shutdown::Both);
         }
     }
 }
 
-/// One SIP message from a stream with a short read timeout, if whole.
-fn read_message(s: &mut TcpStream) -> Option<Msg> {
-    let mut buf = Vec::new();
+/// The next whole SIP message of a stream (read with a short timeout),
+/// keeping what follows it in `buf` for the next call.
+fn read_message(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Msg> {
     let mut chunk = [0u8; 4096];
     loop {
-        match s.read(&mut chunk) {
-            Ok(0) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(_) if buf.is_empty() => return None,
-            Err(_) => {}
-        }
-        if let Some(head) = find(&buf, b"\r\n\r\n") {
+        if let Some(head) = find(buf, b"\r\n\r\n") {
             let m = Msg::parse(&buf[..head + 4]);
             let len: usize = m
                 .header("Content-Length")
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(0);
             if buf.len() >= head + 4 + len {
-                return Some(Msg::parse(&buf[..head + 4 + len]));
+                let msg = Msg::parse(&buf[..head + 4 + len]);
+                buf.drain(..head + 4 + len);
+                return Some(msg);
             }
+        }
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
 }
@@ -211,13 +211,14 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// A TCP client of the balancer's external TCP port.
 struct TcpClient {
     s: TcpStream,
+    buf: Vec<u8>,
 }
 
 impl TcpClient {
     fn connect(addr: SocketAddr) -> TcpClient {
         let s = TcpStream::connect(addr).expect("connect");
         s.set_read_timeout(Some(Duration::from_millis(50))).ok();
-        TcpClient { s }
+        TcpClient { s, buf: Vec::new() }
     }
 
     fn send(&mut self, bytes: &[u8]) {
@@ -227,7 +228,7 @@ impl TcpClient {
     fn expect_status(&mut self, code: u16, dur: Duration) -> Msg {
         let deadline = Instant::now() + dur;
         while Instant::now() < deadline {
-            if let Some(m) = read_message(&mut self.s) {
+            if let Some(m) = read_message(&mut self.s, &mut self.buf) {
                 if m.status() == Some(code) {
                     return m;
                 }

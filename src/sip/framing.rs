@@ -38,14 +38,21 @@ pub fn next(buf: &[u8], max: usize) -> Frame {
             Frame::Partial
         };
     }
-    let Some(head) = memmem::find(buf, b"\r\n\r\n") else {
-        return if buf.len() > max {
-            Frame::TooBig
-        } else {
-            Frame::Partial
-        };
+    // The head ends at the first blank line, CRLF or (as the parser also
+    // accepts) bare LF.
+    let crlf = memmem::find(buf, b"\r\n\r\n").map(|i| i + 4);
+    let lf = memmem::find(buf, b"\n\n").map(|i| i + 2);
+    let head_len = match (crlf, lf) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => {
+            return if buf.len() > max {
+                Frame::TooBig
+            } else {
+                Frame::Partial
+            };
+        }
     };
-    let head_len = head + 4;
     let body = match content_length(buf.get(..head_len).unwrap_or(&[])) {
         Ok(n) => n,
         Err(()) => return Frame::BadLength,
@@ -125,5 +132,8 @@ mod tests {
         assert_eq!(next(two, 65536), Frame::BadLength);
         let none = b"OPTIONS sip:a SIP/2.0\r\n\r\n";
         assert_eq!(next(none, 65536), Frame::Message(none.len()));
+        // A bare-LF head ends where the parser says it does.
+        let lf = b"OPTIONS sip:a SIP/2.0\nl: 2\n\nabOPTIONS";
+        assert_eq!(next(lf, 65536), Frame::Message(lf.len() - 7));
     }
 }
