@@ -100,11 +100,10 @@ pub(crate) fn launch(
     let Some(listener) = listener else {
         return Ok(None);
     };
+    info!("listening heartbeat/http {}", listener.local_addr()?);
     let (tx, rx) = snapshot_channel();
     publishers.push(tx);
-    let intake = start(listener, events.clone(), rx, Arc::clone(first))?;
-    info!("listening heartbeat/http {}", intake.addr());
-    Ok(Some(intake))
+    start(listener, events.clone(), rx, Arc::clone(first)).map(Some)
 }
 
 /// The running listener thread.
@@ -138,6 +137,7 @@ pub(crate) fn start(
 
 impl Intake {
     /// The listening address.
+    #[cfg(test)]
     pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
     }
