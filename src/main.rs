@@ -37,7 +37,7 @@ struct Args {
 }
 
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    sip_balancer::runtime::init_logging();
     let args = parse_args(std::env::args().skip(1)).unwrap_or_else(|msg| fail(&msg));
     let (cfg, name) = load(&args).unwrap_or_else(|e| fail(&e.to_string()));
     if let Err(e) = sip_balancer::tls::TlsContext::for_config(&cfg) {

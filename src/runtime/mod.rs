@@ -19,12 +19,15 @@
 //! - [`control`]: the registry on shard 0, probes, snapshot publishing.
 //! - [`heartbeat_http`]: the JSON heartbeat protocol's HTTP listener (its
 //!   own thread) and the `stop` notices to nodes at shutdown.
+//! - [`admin`]: the admin/statistics HTTP port on its own thread, and the
+//!   process logger whose level it changes.
 //!
 //! The protocol decisions live in [`crate::sip::proxy`] and
 //! [`crate::registry`]; this module executes what they return and does
 //! nothing else. `unsafe` is confined to `uring` (ring entries point into
 //! memory the kernel writes).
 
+mod admin;
 mod conns;
 mod control;
 mod heartbeat_http;
@@ -45,6 +48,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use log::{info, warn};
+
+pub use admin::init_logging;
 
 use crate::config::Config;
 use crate::registry::Registry;
@@ -79,6 +84,9 @@ pub fn run(cfg: Config) -> io::Result<()> {
     let (events_tx, events_rx) = crossbeam_channel::bounded(EVENT_QUEUE);
     let (mut publishers, subscribers) = control::snapshot_channels(n);
     let intake = heartbeat_http::launch(heartbeat, &events_tx, &mut publishers, &first)?;
+    let admin = admin::prepare(&cfg, &mut publishers)?;
+    let board = Arc::new(crate::stats::board::Board::new(n));
+    let admin_first = Arc::clone(&first);
     let control = shards::ControlSetup {
         registry,
         events: events_rx,
@@ -98,14 +106,21 @@ pub fn run(cfg: Config) -> io::Result<()> {
         smpp: bound.smpp.map(|(_, sockets)| sockets),
         subscribers,
         control,
+        board: Arc::clone(&board),
     });
     let (threads, started) = shards::start(setups, &cpus, &signals.closer());
+    let admin = admin
+        .filter(|_| started.is_ok())
+        .and_then(|a| a.start(board, admin_first, stop.clone(), signals.closer()));
     if started.is_ok() {
         signals.wait();
         info!("shutting down");
     }
     stop.trigger();
     let joined = shards::join(threads);
+    if let Some(admin) = admin {
+        admin.join();
+    }
     if let Some(intake) = intake {
         intake.finish();
     }
@@ -246,9 +261,6 @@ fn warn_unimplemented(cfg: &Config) {
     }
     for key in not_applied {
         warn!("{key} is parsed but not applied yet");
-    }
-    if cfg.stats.port.is_some() {
-        info!("statistics endpoint (statisticPort) is not served yet");
     }
     if cfg.http.http_port.is_some() || cfg.http.https_port.is_some() {
         warn!("HTTP balancing is configured but not implemented yet: not listening");

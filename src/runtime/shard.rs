@@ -37,6 +37,7 @@ use crate::registry::{Event, NodeSet};
 use crate::sip::framing::{self, Frame};
 use crate::sip::proxy::{Datagram, LegId, Output, Proxy};
 use crate::sip::transport::is_stream;
+use crate::stats::board::{Publisher, ShardSample};
 
 /// Lower bound on one sleep when a timer is due, so a deadline that does
 /// not advance cannot spin the core.
@@ -86,6 +87,8 @@ pub(crate) struct Core {
     /// wake-up, the datagrams ahead in the batch and any stall of the shard.
     wait_ns: Histogram<u64>,
     out: Output,
+    /// This shard's slot on the statistics board.
+    stats: Publisher,
 }
 
 /// Runtime-level failures of one shard (the proxy counts the SIP ones,
@@ -117,6 +120,7 @@ pub(crate) struct Parts {
     pub(crate) events: crossbeam_channel::Sender<Event>,
     pub(crate) snapshots: Option<crossbeam_channel::Receiver<Arc<NodeSet>>>,
     pub(crate) control: Option<Control>,
+    pub(crate) stats: Publisher,
 }
 
 // === impl Shard ===
@@ -140,6 +144,7 @@ impl Shard {
                 handle_ns: new_histogram(),
                 wait_ns: new_histogram(),
                 out: Output::default(),
+                stats: p.stats,
             },
         }
     }
@@ -178,6 +183,17 @@ impl Shard {
             Completion::Stream(e) => core.on_stream(e, tx),
         });
         let now = Instant::now();
+        core.stats.publish_if_due(now, || ShardSample {
+            sip: core.proxy.counters(),
+            smpp: None,
+            active_calls: core.proxy.affinity_entries() as u64,
+            connections: {
+                let c = &core.conns.counters;
+                (c.accepted + c.opened).saturating_sub(c.closed)
+            },
+            handle_ns: &core.handle_ns,
+            wait_ns: &core.wait_ns,
+        });
         if core.proxy.poll_timeout() <= now {
             core.proxy.handle_timeout(now);
         }

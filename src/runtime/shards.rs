@@ -38,6 +38,7 @@ use crate::registry::{Event, NodeSet, Registry};
 use crate::sip::proxy::{LegId, Proxy};
 use crate::sip::transport::Transport;
 use crate::smpp::proxy::Settings as SmppSettings;
+use crate::stats::board::{Board, Publisher};
 use crate::tls::TlsContext;
 
 /// Everything one shard thread takes with it.
@@ -61,6 +62,8 @@ pub(crate) struct ShardSetup {
     tls: Option<Arc<TlsContext>>,
     /// This shard's SMPP listener.
     smpp: Option<socket2::Socket>,
+    /// Where the shard publishes its counters.
+    stats: Publisher,
     role: Role,
 }
 
@@ -110,6 +113,8 @@ pub(crate) struct Common {
     /// Snapshot receivers of shards 1..n.
     pub(crate) subscribers: Vec<Receiver<Arc<NodeSet>>>,
     pub(crate) control: ControlSetup,
+    /// The statistics board (one slot per shard).
+    pub(crate) board: Arc<Board>,
 }
 
 /// A started shard: its thread, and where to send the peers' rings.
@@ -185,6 +190,7 @@ pub(crate) fn setups(common: Common) -> Vec<ShardSetup> {
                 .collect(),
             tls: common.tls.clone(),
             smpp: smpp.as_mut().and_then(Iterator::next),
+            stats: common.board.publisher(id),
             role,
         })
         .collect()
@@ -295,6 +301,7 @@ fn shard_main(
         streams,
         tls,
         smpp,
+        stats,
         role,
     } = setup;
     // Ring socket indices: external first (`EXTERNAL`), then internal,
@@ -364,6 +371,7 @@ fn shard_main(
         events,
         snapshots,
         control,
+        stats,
     });
     shard.run(&stop)
 }

@@ -85,6 +85,7 @@ impl Rig {
                     events: events.clone(),
                     snapshots: None,
                     control: None,
+                    stats: Arc::new(crate::stats::board::Board::new(n)).publisher(id),
                 })
             })
             .collect();

@@ -1,0 +1,388 @@
+//! The admin HTTP port (`statisticPort`, alias `apiPort`) on its own
+//! thread, off the forwarding path: `/lbstat`, `/lbinfo`, `/metrics`,
+//! `/lbloglevel`, `/lbstop`, `/lbnoderegex` (see [`crate::stats::admin_api`]
+//! for what each answers).
+//!
+//! The thread blocks in `accept` with a receive timeout of [`TICK`], so it
+//! wakes regularly to take the registry's newest snapshot (it has its own
+//! snapshot queue, like a shard), sample the process's CPU time and notice
+//! the stop flag. Connections are served one at a time: read the request
+//! head (at most [`IO_TIMEOUT`] per read), answer, close. Counters come
+//! from the shards' [`Board`]: summed here, on demand, with relaxed loads
+//! — the shards never wait for this thread and never lock.
+//!
+//! `/lbstop` (the original's graceful stop for active-active keepalived
+//! pairs): answer `423`, close the admin listener at once (a keepalived
+//! check on the port then fails and the virtual IP moves to the peer), keep
+//! forwarding for [`SHUTDOWN_TIMEOUT`] so dialogs in progress can finish,
+//! then wake the main thread, which stops the shards as on SIGTERM. The
+//! balancer does not refuse new calls itself during that time: traffic
+//! still sent to it is forwarded as usual.
+
+mod logging;
+
+pub use logging::init as init_logging;
+
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use log::{debug, info, warn};
+
+use super::shutdown::{Closer, Stop};
+use crate::config::Config;
+use crate::registry::NodeSet;
+use crate::stats::admin_api::{self, Credentials, Head, Request, Response, MAX_HEAD};
+use crate::stats::board::Board;
+use crate::stats::process::{self, CpuMeter, CpuTime, ProcessStats};
+use crate::stats::view::{Facts, View};
+use crate::stats::{lbstat, prometheus};
+
+/// Longest the thread sleeps in `accept`: the bound on noticing stop and
+/// on the age of its node snapshot.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Per read or write on an admin connection.
+const IO_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How often the CPU time is sampled for `JvmCpuUsage`.
+const CPU_SAMPLE: Duration = Duration::from_secs(1);
+
+/// Snapshots queued for the admin thread (it takes the newest every [`TICK`]).
+const SNAPSHOT_QUEUE: usize = 16;
+
+/// `/lbstop` → stop delay (the original's `shutdownTimeout` default).
+pub(crate) const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the admin port behaves.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// Port (bound on every IPv4 interface, as the original).
+    pub(crate) port: u16,
+    /// `/lbstop` → stop delay.
+    pub(crate) drain: Duration,
+    /// `/lbstop` credentials, when required.
+    pub(crate) credentials: Option<Credentials>,
+    /// What the answers report that never changes.
+    pub(crate) facts: Facts,
+}
+
+/// What the thread reads from the rest of the process.
+pub(crate) struct Inputs {
+    /// The shards' published counters.
+    pub(crate) board: Arc<Board>,
+    /// The registry's snapshot at start.
+    pub(crate) first: Arc<NodeSet>,
+    /// Newer snapshots from shard 0.
+    pub(crate) snapshots: Receiver<Arc<NodeSet>>,
+    /// The process stop flag (the thread returns when it is set).
+    pub(crate) stop: Stop,
+    /// Wakes the main thread for `/lbstop`.
+    pub(crate) closer: Closer,
+}
+
+/// The running admin thread.
+pub(crate) struct Admin {
+    thread: JoinHandle<()>,
+}
+
+// === impl Settings ===
+
+impl Settings {
+    /// The admin settings of `cfg`; `None` when the port is off.
+    pub(crate) fn for_config(cfg: &Config) -> Option<Settings> {
+        let port = cfg.stats.port?;
+        let internal_udp = cfg
+            .sip
+            .internal
+            .as_ref()
+            .is_some_and(|l| l.ports.udp.is_some());
+        Some(Settings {
+            port,
+            drain: SHUTDOWN_TIMEOUT,
+            credentials: None,
+            facts: Facts {
+                udp_listeners: 1 + u64::from(internal_udp),
+                smpp_servers: cfg.smpp.remote_servers.clone(),
+            },
+        })
+    }
+}
+
+/// An admin port bound before the shards start, with its snapshot queue.
+pub(crate) struct Prepared {
+    settings: Settings,
+    listener: TcpListener,
+    snapshots: Receiver<Arc<NodeSet>>,
+}
+
+/// Bind the admin port of `cfg`, if it has one, and subscribe it to the
+/// registry's snapshots (one more queue in `publishers`). Called before any
+/// shard starts, so a busy port fails the start.
+pub(crate) fn prepare(
+    cfg: &Config,
+    publishers: &mut Vec<Sender<Arc<NodeSet>>>,
+) -> io::Result<Option<Prepared>> {
+    let Some(settings) = Settings::for_config(cfg) else {
+        return Ok(None);
+    };
+    let listener = bind(&settings)?;
+    let (tx, snapshots) = crossbeam_channel::bounded(SNAPSHOT_QUEUE);
+    publishers.push(tx);
+    Ok(Some(Prepared {
+        settings,
+        listener,
+        snapshots,
+    }))
+}
+
+// === impl Prepared ===
+
+impl Prepared {
+    /// Start serving (once the shards run); `None`, logged, if the thread
+    /// cannot be started: the balancer then runs without its admin port.
+    pub(crate) fn start(
+        self,
+        board: Arc<Board>,
+        first: Arc<NodeSet>,
+        stop: Stop,
+        closer: Closer,
+    ) -> Option<Admin> {
+        let inputs = Inputs {
+            board,
+            first,
+            snapshots: self.snapshots,
+            stop,
+            closer,
+        };
+        spawn(self.listener, self.settings, inputs)
+            .map_err(|e| warn!("admin port not served: cannot start its thread: {e}"))
+            .ok()
+    }
+}
+
+/// Bind the admin listener.
+pub(crate) fn bind(settings: &Settings) -> io::Result<TcpListener> {
+    let addr = SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), settings.port);
+    let listener = TcpListener::bind(addr).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot bind the statistics port (statisticPort) {addr}: {e}"),
+        )
+    })?;
+    // accept() honours SO_RCVTIMEO on Linux: the thread's tick.
+    socket2::SockRef::from(&listener).set_read_timeout(Some(TICK))?;
+    info!("listening admin/http {addr} (/lbstat /lbinfo /metrics /lbloglevel /lbstop)");
+    Ok(listener)
+}
+
+/// Start the admin thread on `listener`.
+pub(crate) fn spawn(
+    listener: TcpListener,
+    settings: Settings,
+    inputs: Inputs,
+) -> io::Result<Admin> {
+    let server = Server {
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        listener: Some(listener),
+        settings,
+        nodes: Arc::clone(&inputs.first),
+        inputs,
+        cpu: CpuMeter::default(),
+        next_cpu_sample: Instant::now(),
+    };
+    let thread = std::thread::Builder::new()
+        .name("admin".into())
+        .spawn(move || server.run())?;
+    Ok(Admin { thread })
+}
+
+// === impl Admin ===
+
+impl Admin {
+    /// Wait for the thread (it returns within [`TICK`] of the stop flag).
+    pub(crate) fn join(self) {
+        if self.thread.join().is_err() {
+            warn!("the admin thread panicked");
+        }
+    }
+}
+
+struct Server {
+    listener: Option<TcpListener>,
+    settings: Settings,
+    inputs: Inputs,
+    nodes: Arc<NodeSet>,
+    cpu: CpuMeter,
+    next_cpu_sample: Instant,
+    cpus: usize,
+}
+
+// === impl Server ===
+
+impl Server {
+    fn run(mut self) {
+        while !self.inputs.stop.is_set() {
+            self.tick(Instant::now());
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    if self.serve(stream, peer) {
+                        return self.stop_after_drain();
+                    }
+                }
+                Err(e) if is_timeout(&e) => {}
+                Err(e) => {
+                    debug!("admin: accept: {e}");
+                    std::thread::sleep(TICK);
+                }
+            }
+        }
+    }
+
+    fn tick(&mut self, now: Instant) {
+        if let Some(nodes) = self.inputs.snapshots.try_iter().last() {
+            self.nodes = nodes;
+        }
+        if now >= self.next_cpu_sample {
+            self.next_cpu_sample = now + CPU_SAMPLE;
+            if let Some(cpu) = read_cpu() {
+                self.cpu.sample(now, cpu, self.cpus, CPU_SAMPLE / 2);
+            }
+        }
+    }
+
+    /// Answer one connection; true if it asked to stop.
+    fn serve(&mut self, mut stream: TcpStream, peer: SocketAddr) -> bool {
+        let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
+        let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
+        let mut buf = vec![0u8; MAX_HEAD + 4];
+        let mut len = 0;
+        let target = loop {
+            let Some(free) = buf.get_mut(len..).filter(|f| !f.is_empty()) else {
+                return answer(&mut stream, &Response::text(400, "Request head too long"));
+            };
+            match stream.read(free) {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => len += n,
+            }
+            match admin_api::parse_head(buf.get(..len).unwrap_or(&[])) {
+                Head::Partial => {}
+                Head::Complete { target, .. } => break target.to_owned(),
+                Head::Invalid => {
+                    return answer(&mut stream, &Response::text(400, "Bad request"));
+                }
+            }
+        };
+        debug!("admin: {peer} {target}");
+        let response = match admin_api::route(&target, self.settings.credentials.as_ref()) {
+            Request::LbStat => self.render(|v| Response::ok(admin_api::JSON, lbstat::lbstat(v))),
+            Request::LbInfo => self.render(|v| Response::ok(admin_api::JSON, lbstat::lbinfo(v))),
+            Request::Metrics => self.render(|v| {
+                Response::ok(prometheus::CONTENT_TYPE, prometheus::render(v).into_bytes())
+            }),
+            Request::SetLogLevel(level) => {
+                info!("admin: log level set to {level} by {peer}");
+                logging::set_level(level);
+                Response::log_level_changed()
+            }
+            Request::Stop => {
+                info!("admin: /lbstop from {peer}");
+                answer(&mut stream, &Response::stopping());
+                return true;
+            }
+            Request::Answer(r) => r,
+        };
+        answer(&mut stream, &response)
+    }
+
+    /// Read the board, the process figures and the snapshot, and render.
+    fn render(&self, f: impl FnOnce(&View<'_>) -> Response) -> Response {
+        let owned = self.view();
+        f(&View::from(&owned))
+    }
+
+    fn view(&self) -> OwnedView {
+        let cpu = read_cpu();
+        let rss = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| process::parse_rss(&s));
+        OwnedView {
+            totals: self.inputs.board.read(),
+            nodes: Arc::clone(&self.nodes),
+            process: ProcessStats {
+                cpu_percent: self.cpu.percent(),
+                cpu_seconds: cpu.map_or(0.0, CpuTime::seconds),
+                rss_bytes: rss.unwrap_or(0),
+            },
+            facts: self.settings.facts.clone(),
+        }
+    }
+
+    /// `/lbstop`: close the port, keep forwarding for the drain time
+    /// (cut short by SIGTERM/SIGINT), then wake the main thread to stop.
+    fn stop_after_drain(mut self) {
+        self.listener = None;
+        let drain = self.settings.drain;
+        info!("admin: port closed; forwarding for {drain:?} more, then stopping");
+        let until = Instant::now() + drain;
+        while !self.inputs.stop.is_set() {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::sleep(left.min(TICK));
+        }
+        info!("admin: drain over, stopping");
+        self.inputs.closer.close();
+    }
+}
+
+/// What a [`View`] borrows, read for one answer.
+struct OwnedView {
+    totals: crate::stats::board::Totals,
+    nodes: Arc<NodeSet>,
+    process: ProcessStats,
+    facts: Facts,
+}
+
+impl<'a> From<&'a OwnedView> for View<'a> {
+    fn from(o: &'a OwnedView) -> View<'a> {
+        View {
+            totals: &o.totals,
+            nodes: &o.nodes,
+            process: o.process,
+            facts: &o.facts,
+        }
+    }
+}
+
+/// Write `r` and close; never asks to stop.
+fn answer(stream: &mut TcpStream, r: &Response) -> bool {
+    if let Err(e) = stream
+        .write_all(&r.to_bytes())
+        .and_then(|()| stream.flush())
+    {
+        debug!("admin: answer not sent: {e}");
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    false
+}
+
+fn read_cpu() -> Option<CpuTime> {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| CpuTime::parse(&s))
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
