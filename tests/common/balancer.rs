@@ -47,6 +47,11 @@ pub struct LbConfig {
     /// `heartbeatPort` (HTTP/JSON heartbeats); `None` writes `0` (off), so
     /// parallel tests do not fight over the default 2610.
     pub heartbeat_port: Option<u16>,
+    /// Extra `, key: value` pairs inside the `algorithm:` flow mapping
+    /// (e.g. `, algorithmClass: userBased, sipHeaderAffinityKey: To`).
+    pub algorithm_extra: String,
+    /// Body of a `health: { … }` flow mapping; empty = no section.
+    pub health: String,
     /// Extra `, key: value` pairs inside the external leg's flow mapping
     /// (e.g. `, ipLoadBalancerAddress: [127.0.0.1], ipLoadBalancerUdpPort: 5070`).
     pub external_extra: String,
@@ -72,6 +77,8 @@ impl LbConfig {
             internal_transport: None,
             sip_extra: String::new(),
             heartbeat_port: None,
+            algorithm_extra: String::new(),
+            health: String::new(),
             external_extra: String::new(),
             statistic_port: None,
         }
@@ -119,7 +126,13 @@ impl LbConfig {
             "nodeTimeout: {}\nheartbeatInterval: {}\n",
             self.node_timeout_ms, self.heartbeat_interval_ms
         );
-        y += "algorithm: { callIdAffinityMaxTimeInCache: 500 }\n";
+        y += &format!(
+            "algorithm: {{ callIdAffinityMaxTimeInCache: 500{} }}\n",
+            self.algorithm_extra
+        );
+        if !self.health.is_empty() {
+            y += &format!("health: {{ {} }}\n", self.health);
+        }
         if self.static_nodes.is_empty() {
             y += "nodes: []\n";
         } else {
