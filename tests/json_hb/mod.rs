@@ -8,7 +8,7 @@
 //! Included with `#[path = "json_hb/mod.rs"] mod json_hb;` by the test
 //! binaries that need it.
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
