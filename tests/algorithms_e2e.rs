@@ -8,6 +8,8 @@
 //!   `subclusterMap` partner only); all nodes dead → `503` (SIPp expects it).
 //! - `rolling_upgrade`: version-0 dialogs stay on version-0 nodes (even
 //!   when one of them dies) while new calls go to the version-2 nodes.
+//! - `drain_keeps_dialogs`: a node draining (JSON `shutdown`) gets no
+//!   new call while its dialogs' ACKs and BYEs still reach it.
 //! - `sick_node_excluded_then_back`: a node answering 503 is excluded after
 //!   `maxNumberResponsesWithError`, and takes calls again after it restarts
 //!   (new `sessionId`).
@@ -253,6 +255,8 @@ fn lab(alg: Alg, health: &str) -> Lab {
     cfg.node_timeout_ms = NODE_TIMEOUT_MS;
     let port = free_port();
     cfg.heartbeat_port = Some(port);
+    // The admin port's default (2006) is shared by every balancer: off.
+    cfg.statistic_port = Some(0);
     cfg.algorithm_extra = alg.yaml();
     cfg.health = health.to_string();
     let lb = Balancer::start(&cfg);
@@ -543,6 +547,33 @@ fn rolling_upgrade(alg: Alg) {
     lab.lb.stop();
 }
 
+fn drain_keeps_dialogs(alg: Alg) {
+    let mut lab = lab(alg, "");
+    lab.add_node(0, "uas_any.xml");
+    lab.add_node(0, "uas_any.xml");
+    // Dialogs lasting 4 s, then node 0 drains (JSON shutdown).
+    let mut old = lab.uac("old", "uac_dialog.xml", 20, 20, 4000);
+    std::thread::sleep(Duration::from_millis(1500));
+    lab.nodes[0].json.shutdown();
+    std::thread::sleep(SETTLE);
+    let (new_ids, rejected) = lab.run_calls("new", 30, 30, 100);
+    assert_eq!(rejected, 0);
+    let (old_ids, rejected) = finish(&mut old, "old", 20);
+    assert_eq!(rejected, 0);
+    let new_nodes = assert_one_node_per_call(&lab, &new_ids);
+    assert_eq!(
+        new_nodes,
+        BTreeMap::from([(1, 30)]),
+        "no new call on the draining node"
+    );
+    let old_nodes = assert_one_node_per_call(&lab, &old_ids);
+    assert!(
+        old_nodes.get(&0).is_some_and(|&n| n > 0),
+        "the draining node keeps its dialogs to their BYE: {old_nodes:?}"
+    );
+    lab.lb.stop();
+}
+
 fn sick_node_excluded_then_back(alg: Alg) {
     let mut lab = lab(alg, "maxNumberResponsesWithError: 2, maxErrorTime: 60000");
     let sick = lab.add_node(0, "uas_503.xml");
@@ -599,6 +630,11 @@ macro_rules! per_algorithm {
                 #[test]
                 fn rolling_upgrade() {
                     super::rolling_upgrade($alg);
+                }
+
+                #[test]
+                fn drain_keeps_dialogs() {
+                    super::drain_keeps_dialogs($alg);
                 }
 
                 #[test]

@@ -34,6 +34,8 @@ fn setup(node_timeout_ms: u64) -> Setup {
     cfg.node_timeout_ms = node_timeout_ms;
     let port = free_port();
     cfg.heartbeat_port = Some(port);
+    // The admin port's default (2006) is shared by every balancer: off.
+    cfg.statistic_port = Some(0);
     let lb = Balancer::start(&cfg);
     Setup {
         hb: local(port),

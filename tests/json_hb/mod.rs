@@ -21,17 +21,24 @@ use std::time::Duration;
 /// One `POST /` with `body` to `lb`; returns (status, body). Panics on a
 /// connection or framing problem (the balancer must answer).
 pub fn post(lb: SocketAddr, body: &str) -> (u16, String) {
+    try_post(lb, body).unwrap_or_else(|e| panic!("heartbeat POST to {lb}: {e}"))
+}
+
+/// Like [`post`], with the problem as an error (the background pulse
+/// outlives the balancer at the end of a test).
+pub fn try_post(lb: SocketAddr, body: &str) -> Result<(u16, String), String> {
     let mut s =
-        TcpStream::connect_timeout(&lb, Duration::from_secs(2)).expect("connect heartbeatPort");
-    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        TcpStream::connect_timeout(&lb, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(2)))
+        .map_err(|e| e.to_string())?;
     let req = format!(
         "POST / HTTP/1.1\r\nHost: {lb}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
     let mut raw = String::new();
-    s.read_to_string(&mut raw).expect("read heartbeat answer");
-    split_response(&raw).unwrap_or_else(|| panic!("not an HTTP answer: {raw:?}"))
+    s.read_to_string(&mut raw).map_err(|e| e.to_string())?;
+    split_response(&raw).ok_or_else(|| format!("not an HTTP answer: {raw:?}"))
 }
 
 /// (status, body) of an HTTP response text with Content-Length.
@@ -158,7 +165,7 @@ impl Pulse {
         let thread = std::thread::spawn(move || {
             let body = format!("{{\"heartbeat\":{{\"sessionId\":{session_id}}}}}");
             while !s.load(Ordering::SeqCst) {
-                if post(lb, &body) == (200, r#"{"heartbeat":"OK"}"#.into()) {
+                if try_post(lb, &body) == Ok((200, r#"{"heartbeat":"OK"}"#.into())) {
                     o.fetch_add(1, Ordering::SeqCst);
                 }
                 let mut slept = Duration::ZERO;
