@@ -52,10 +52,26 @@ pub struct LbConfig {
     pub algorithm_extra: String,
     /// Body of a `health: { … }` flow mapping; empty = no section.
     pub health: String,
+    /// Host of both legs (`127.0.0.1`; `::1` for the IPv6 tests).
+    pub host: String,
+    /// External TLS port.
+    pub external_tls: Option<u16>,
+    /// External WebSocket port.
+    pub external_ws: Option<u16>,
+    /// External secure WebSocket port.
+    pub external_wss: Option<u16>,
+    /// Internal TLS port.
+    pub internal_tls: Option<u16>,
+    /// Internal WebSocket port.
+    pub internal_ws: Option<u16>,
+    /// Internal secure WebSocket port.
+    pub internal_wss: Option<u16>,
+    /// Extra top-level YAML (e.g. an `ssl:` section), appended last.
+    pub extra_yaml: String,
     /// Extra `, key: value` pairs inside the external leg's flow mapping
     /// (e.g. `, ipLoadBalancerAddress: [127.0.0.1], ipLoadBalancerUdpPort: 5070`).
     pub external_extra: String,
-    /// `statisticPort`; `None` writes `~` (the default port).
+    /// `statisticPort`; `None` writes `0` (off: parallel balancers would collide on 2006).
     pub statistic_port: Option<u16>,
 }
 
@@ -79,6 +95,14 @@ impl LbConfig {
             heartbeat_port: None,
             algorithm_extra: String::new(),
             health: String::new(),
+            host: "127.0.0.1".to_string(),
+            external_tls: None,
+            external_ws: None,
+            external_wss: None,
+            internal_tls: None,
+            internal_ws: None,
+            internal_wss: None,
+            extra_yaml: String::new(),
             external_extra: String::new(),
             statistic_port: None,
         }
@@ -101,17 +125,38 @@ impl LbConfig {
     /// The YAML text. The only place that knows the file format.
     pub fn yaml(&self) -> String {
         let mut y = format!("cores: {}\nsip:\n", self.cores);
-        let tcp = |p: Option<u16>| p.map_or(String::new(), |p| format!(", tcpPort: {p}"));
+        let port = |key: &str, p: Option<u16>| p.map_or(String::new(), |p| format!(", {key}: {p}"));
+        let host = if self.host.contains(':') {
+            format!("\"{}\"", self.host)
+        } else {
+            self.host.clone()
+        };
+        let streams = |tcp, tls, ws, wss| {
+            port("tcpPort", tcp)
+                + &port("tlsPort", tls)
+                + &port("wsPort", ws)
+                + &port("wssPort", wss)
+        };
         y += &format!(
-            "  external: {{ host: 127.0.0.1, udpPort: {}{}{} }}\n",
+            "  external: {{ host: {host}, udpPort: {}{}{} }}\n",
             self.external,
-            tcp(self.external_tcp),
+            streams(
+                self.external_tcp,
+                self.external_tls,
+                self.external_ws,
+                self.external_wss
+            ),
             self.external_extra
         );
         if let Some(p) = self.internal {
             y += &format!(
-                "  internal: {{ host: 127.0.0.1, udpPort: {p}{} }}\n",
-                tcp(self.internal_tcp)
+                "  internal: {{ host: {host}, udpPort: {p}{} }}\n",
+                streams(
+                    self.internal_tcp,
+                    self.internal_tls,
+                    self.internal_ws,
+                    self.internal_wss
+                )
             );
         }
         if let Some(t) = &self.internal_transport {
@@ -143,10 +188,11 @@ impl LbConfig {
         }
         y += "probe: { interval: 200, timeout: 500, failuresToDown: 2, successesToUp: 1 }\n";
         match self.statistic_port {
-            None => y += "statisticPort: ~\n",
+            None => y += "statisticPort: 0\n",
             Some(p) => y += &format!("statisticPort: {p}\n"),
         }
         y += &format!("heartbeatPort: {}\n", self.heartbeat_port.unwrap_or(0));
+        y += &self.extra_yaml;
         y
     }
 }
@@ -205,10 +251,11 @@ impl Balancer {
     pub fn start_program(program: &std::ffi::OsStr, cfg: &LbConfig) -> Balancer {
         let legs = if cfg.internal.is_some() { 2 } else { 1 };
         let (child, dir) = spawn_with_yaml(program, &cfg.yaml(), legs);
+        let ip: std::net::IpAddr = cfg.host.parse().expect("LbConfig.host is an IP");
         Balancer {
             child: Some(child),
-            external: local(cfg.external),
-            internal: local(cfg.internal.unwrap_or(cfg.external)),
+            external: SocketAddr::new(ip, cfg.external),
+            internal: SocketAddr::new(ip, cfg.internal.unwrap_or(cfg.external)),
             config: cfg.clone(),
             _dir: dir,
         }
@@ -260,7 +307,11 @@ fn spawn_with_yaml(program: &std::ffi::OsStr, yaml: &str, legs: usize) -> (Child
     let mut child = Command::new(program)
         .arg("--config")
         .arg(&cfg_path)
-        .env("RUST_LOG", "info")
+        // LB_LOG=debug shows the balancer's per-message log in a test's output.
+        .env(
+            "RUST_LOG",
+            std::env::var("LB_LOG").unwrap_or_else(|_| "info".to_string()),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -6,11 +6,13 @@
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
 pub mod balancer;
+pub mod certs;
 pub mod net;
 pub mod rig;
 pub mod sip;
 pub mod sipp;
 pub mod sprayer;
+pub mod streams;
 
 pub use balancer::{Balancer, LbConfig, TempDir};
 pub use net::{free_port, local, wait_until, FakeNode, Heartbeater, UdpPeer};
