@@ -7,7 +7,8 @@
 //! wakes regularly to take the registry's newest snapshot (it has its own
 //! snapshot queue, like a shard), sample the process's CPU time and notice
 //! the stop flag. Connections are served one at a time: read the request
-//! head (at most [`IO_TIMEOUT`] per read), answer, close. Counters come
+//! head (at most [`IO_TIMEOUT`] per read and [`HEAD_DEADLINE`] in all),
+//! answer, close. Counters come
 //! from the shards' [`Board`]: summed here, on demand, with relaxed loads
 //! — the shards never wait for this thread and never lock.
 //!
@@ -47,6 +48,11 @@ const TICK: Duration = Duration::from_millis(100);
 
 /// Per read or write on an admin connection.
 const IO_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Longest a client may take to send its request head (so a trickling
+/// client cannot hold the port for long: connections are served one at a
+/// time).
+const HEAD_DEADLINE: Duration = Duration::from_secs(5);
 
 /// How often the CPU time is sampled for `JvmCpuUsage`.
 const CPU_SAMPLE: Duration = Duration::from_secs(1);
@@ -263,7 +269,11 @@ impl Server {
         let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
         let mut buf = vec![0u8; MAX_HEAD + 4];
         let mut len = 0;
+        let deadline = Instant::now() + HEAD_DEADLINE;
         let target = loop {
+            if Instant::now() >= deadline {
+                return answer(&mut stream, &Response::text(400, "Request head too slow"));
+            }
             let Some(free) = buf.get_mut(len..).filter(|f| !f.is_empty()) else {
                 return answer(&mut stream, &Response::text(400, "Request head too long"));
             };
