@@ -691,9 +691,6 @@ fn ws_client_registers_and_calls_through_a_ws_node() {
 /// set (our two Record-Routes) to the client's WebSocket connection named
 /// in them, although the client's Contact is a `.invalid` host.
 #[test]
-#[ignore = "balancer bug: a node's in-dialog request to a WS client whose Contact is \
-            `*.invalid` is dropped (`next hop is not an IP address`, sip/request.rs \
-            node_request_target) although our Record-Route's lbc names the live connection"]
 fn node_bye_reaches_a_ws_client_through_the_record_route() {
     let mut cfg = lb_config();
     cfg.external_ws = Some(free_port());

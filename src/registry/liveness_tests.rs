@@ -399,7 +399,8 @@ fn probes_follow_the_interval_and_sequence() {
     let p2 = r.poll_probe(ms(t0, 1000), local()).unwrap();
     let text = String::from_utf8(p2.bytes).unwrap();
     assert!(
-        text.contains("Call-ID: lbprobe-0-2@10.0.0.1\r\n") && text.contains("CSeq: 2 OPTIONS\r\n")
+        text.contains("Call-ID: lbprobe-0-2@10.0.0.1:5090\r\n")
+            && text.contains("CSeq: 2 OPTIONS\r\n")
     );
 }
 

@@ -127,13 +127,18 @@ impl ProbeState {
 pub(crate) fn options(node: NodeId, seq: u32, dst: SocketAddr, local: SocketAddr) -> Vec<u8> {
     let id = node.0;
     let host = uri_host(local.ip());
+    // The probe socket's port makes the Call-ID, branch and tag unique per
+    // balancer instance: two instances on one host probing the same node
+    // must not look like one dialog to it (SIPp `-aa` answers a known
+    // Call-ID to whoever used it first).
+    let port = local.port();
     format!(
         "OPTIONS sip:{dst} SIP/2.0\r\n\
-         Via: SIP/2.0/UDP {local};branch=z9hG4bK-lbprobe-{id}-{seq};rport\r\n\
+         Via: SIP/2.0/UDP {local};branch=z9hG4bK-lbprobe-{id}-{seq}-{port};rport\r\n\
          Max-Forwards: 70\r\n\
-         From: <sip:sip-balancer@{host}>;tag=lbprobe{id}\r\n\
+         From: <sip:sip-balancer@{host}>;tag=lbprobe{id}-{port}\r\n\
          To: <sip:{dst}>\r\n\
-         Call-ID: lbprobe-{id}-{seq}@{host}\r\n\
+         Call-ID: lbprobe-{id}-{seq}@{host}:{port}\r\n\
          CSeq: {seq} OPTIONS\r\n\
          User-Agent: sip-balancer\r\n\
          Content-Length: 0\r\n\
@@ -209,11 +214,11 @@ mod tests {
         assert_eq!(
             text,
             "OPTIONS sip:10.0.0.7:5080 SIP/2.0\r\n\
-             Via: SIP/2.0/UDP 10.0.0.1:5090;branch=z9hG4bK-lbprobe-3-12;rport\r\n\
+             Via: SIP/2.0/UDP 10.0.0.1:5090;branch=z9hG4bK-lbprobe-3-12-5090;rport\r\n\
              Max-Forwards: 70\r\n\
-             From: <sip:sip-balancer@10.0.0.1>;tag=lbprobe3\r\n\
+             From: <sip:sip-balancer@10.0.0.1>;tag=lbprobe3-5090\r\n\
              To: <sip:10.0.0.7:5080>\r\n\
-             Call-ID: lbprobe-3-12@10.0.0.1\r\n\
+             Call-ID: lbprobe-3-12@10.0.0.1:5090\r\n\
              CSeq: 12 OPTIONS\r\n\
              User-Agent: sip-balancer\r\n\
              Content-Length: 0\r\n\r\n"
@@ -226,7 +231,7 @@ mod tests {
         let local: SocketAddr = "[2001:db8::1]:5090".parse().unwrap();
         let text = String::from_utf8(options(NodeId(0), 1, dst, local)).unwrap();
         assert!(text.starts_with("OPTIONS sip:[2001:db8::7]:5060 SIP/2.0\r\n"));
-        assert!(text.contains("Call-ID: lbprobe-0-1@[2001:db8::1]\r\n"));
+        assert!(text.contains("Call-ID: lbprobe-0-1@[2001:db8::1]:5090\r\n"));
         assert_eq!(
             match_response(
                 text.replace("OPTIONS sip:[2001:db8::7]:5060 SIP/2.0", "SIP/2.0 200 OK")

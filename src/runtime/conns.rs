@@ -362,6 +362,9 @@ impl Conns {
         now: Instant,
         tx: &mut Tx<'_>,
     ) -> Option<StreamId> {
+        if dst.ip().is_unspecified() || dst.port() == 0 {
+            return None; // no address to open a connection to
+        }
         if self.map.len() >= self.limits.max_connections {
             self.counters.refused += 1;
             return None;

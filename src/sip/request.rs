@@ -159,7 +159,11 @@ impl Proxy {
             Some(r) => routes::uri_addr(&r.uri),
             None => routes.ruri.and_then(|u| routes::uri_addr(&u)),
         };
-        let Some(dst) = next else {
+        // A client on a stream is reached on the connection our Record-Route
+        // recorded, whatever its Contact says (browsers use `*.invalid`
+        // hosts); the address only matters if that connection is gone.
+        let Some(dst) = next.or_else(|| routes.conn.map(|_| SocketAddr::from(([0, 0, 0, 0], 0))))
+        else {
             self.counters.dropped += 1;
             log::debug!("request from node {}: next hop is not an IP address", d.src);
             return None;
