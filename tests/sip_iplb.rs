@@ -423,7 +423,6 @@ fn two_single_entry_instances_behind_sprayer_keep_every_call_on_one_node() {
 }
 
 #[test]
-#[ignore = "two instances on one host send identical probe Call-IDs (lbprobe-<node>-<seq>@<host>)"]
 fn two_instances_with_the_same_node_list_behind_sprayer_keep_every_call_on_one_node() {
     calls_stay_on_one_node(true, false);
 }
