@@ -625,7 +625,6 @@ fn lbstat_and_metrics_count_what_sipp_sent() {
 /// next to `requests_forwarded += 1` / `responses_forwarded += 1` (in
 /// src/sip, not wired yet).
 #[test]
-#[ignore = "per-method/class counting is not wired into src/sip yet"]
 fn lbstat_counts_requests_by_method_and_responses_by_class() {
     const CALLS: u32 = 50;
     let SippRig {

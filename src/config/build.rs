@@ -176,12 +176,7 @@ fn build_streams(s: &crate::config::file::FileStreams) -> Result<crate::config::
         connect_timeout: ms("sip.streams.connectTimeout", s.connect_timeout, 3000)?,
         idle_timeout: ms("sip.streams.idleTimeout", s.idle_timeout, 600_000)?,
         message_timeout: ms("sip.streams.messageTimeout", s.message_timeout, 10_000)?,
-        max_connections: at_least(
-            "sip.streams.maxConnections",
-            s.max_connections,
-            65_536,
-            1,
-        )?,
+        max_connections: at_least("sip.streams.maxConnections", s.max_connections, 65_536, 1)?,
     })
 }
 

@@ -369,6 +369,7 @@ impl Proxy {
         };
         out.emit(to, start);
         self.counters.requests_forwarded += 1;
+        self.counters.count_request(method);
         let body = msg.body();
         self.counters.body_bytes += u64::from(body.end.saturating_sub(body.start));
     }

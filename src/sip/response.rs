@@ -51,7 +51,8 @@ impl Proxy {
         if let Some(id) = sender {
             self.refresh(id, now, out);
         }
-        self.balancing.response_seen(&self.nodes, sender, from_node, msg, now, &mut out.events);
+        self.balancing
+            .response_seen(&self.nodes, sender, from_node, msg, now, &mut out.events);
         let leg = if from_node || !self.settings.two_entry {
             LegId::External
         } else {
@@ -59,10 +60,13 @@ impl Proxy {
         };
         let mut retargeted = false;
         if !from_node {
-            match self
-                .balancing
-                .failover_target(&self.nodes, msg, key_hash(msg.call_id()), dst, version)
-            {
+            match self.balancing.failover_target(
+                &self.nodes,
+                msg,
+                key_hash(msg.call_id()),
+                dst,
+                version,
+            ) {
                 Retarget::Keep => {}
                 Retarget::To(new) => {
                     vias::retarget(msg.buf(), &next, new.ip(), new.port(), &mut self.edits);
@@ -87,6 +91,9 @@ impl Proxy {
         };
         out.emit(to, start);
         self.counters.responses_forwarded += 1;
+        if let Some(code) = msg.status_code() {
+            self.counters.count_response(code);
+        }
         let body = msg.body();
         self.counters.body_bytes += u64::from(body.end.saturating_sub(body.start));
     }

@@ -194,7 +194,10 @@ fn smpp_mux_mode_and_window() {
     let im = import(text, "t").unwrap();
     assert!(im.ignored.is_empty() && im.warnings.is_empty());
     let smpp = im.file.smpp.clone().unwrap();
-    assert_eq!((smpp.mux_mode, smpp.max_connection_size), (Some(true), Some(25)));
+    assert_eq!(
+        (smpp.mux_mode, smpp.max_connection_size),
+        (Some(true), Some(25))
+    );
     let c = crate::config::build::build(&im.file).unwrap();
     assert!(c.smpp.mux_mode);
     assert_eq!(c.smpp.max_connection_size, 25);
