@@ -497,12 +497,15 @@ impl Proxy {
     }
 }
 
-/// The node's port for `wanted`, else its UDP port (the node does not
-/// listen on that transport); `None` if it has neither.
+/// The node's port for `wanted`; a node that does not listen on it gets
+/// plain TCP for a stream transport (e.g. WSS ended here towards a TCP-only
+/// node), else UDP; `None` if it has none of them.
 fn node_port(node: &crate::registry::Node, wanted: Transport) -> Option<(Transport, u16)> {
-    node.port(wanted)
-        .map(|p| (wanted, p))
-        .or_else(|| node.port(Transport::Udp).map(|p| (Transport::Udp, p)))
+    let fallback = transport::is_stream(wanted).then_some(Transport::Tcp);
+    std::iter::once(wanted)
+        .chain(fallback)
+        .chain(std::iter::once(Transport::Udp))
+        .find_map(|t| node.port(t).map(|p| (t, p)))
 }
 
 /// The transport towards the client for a request from a node: the next
