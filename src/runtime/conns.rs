@@ -74,6 +74,33 @@ struct Conn {
     unsent: Option<Vec<u8>>,
 }
 
+impl Conn {
+    /// A fresh connection with `peer`; one we open (`outbound`) keeps copies
+    /// of what is queued on it until it is established.
+    fn new(
+        id: StreamId,
+        transport: Transport,
+        leg: LegId,
+        peer: SocketAddr,
+        outbound: bool,
+        layer: Layer,
+        now: Instant,
+    ) -> Conn {
+        Conn {
+            id,
+            transport,
+            leg,
+            peer,
+            outbound,
+            input: Vec::new(),
+            layer,
+            last_rx: now,
+            partial_since: None,
+            unsent: outbound.then(Vec::new),
+        }
+    }
+}
+
 /// Messages that never left: the connect to `dst` failed.
 pub(crate) struct Undelivered {
     pub(crate) bytes: Vec<u8>,
@@ -163,18 +190,7 @@ impl Conns {
             return;
         };
         self.counters.accepted += 1;
-        let conn = Conn {
-            id,
-            transport,
-            leg,
-            peer,
-            outbound: false,
-            input: Vec::new(),
-            layer,
-            last_rx: now,
-            partial_since: None,
-            unsent: None,
-        };
+        let conn = Conn::new(id, transport, leg, peer, false, layer, now);
         self.map.insert(id.raw(), conn);
         self.by_addr.insert((transport, peer), id);
     }
@@ -376,18 +392,7 @@ impl Conns {
             "shard {}: opening {transport:?} connection to {dst}",
             self.shard
         );
-        let conn = Conn {
-            id,
-            transport,
-            leg,
-            peer: dst,
-            outbound: true,
-            input: Vec::new(),
-            layer,
-            last_rx: now,
-            partial_since: None,
-            unsent: Some(Vec::new()),
-        };
+        let conn = Conn::new(id, transport, leg, dst, true, layer, now);
         self.map.insert(id.raw(), conn);
         self.by_addr.insert((transport, dst), id);
         Some(id)
