@@ -285,6 +285,7 @@ impl Core {
                 }
             }
             StreamEvent::Data(id, bytes) => self.on_stream_data(id, bytes, now, tx),
+            StreamEvent::Drained(_) => {}
         }
     }
 

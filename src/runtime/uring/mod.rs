@@ -24,6 +24,8 @@ mod stream_ops;
 mod streams;
 
 #[cfg(test)]
+mod stream_tests;
+#[cfg(test)]
 mod tests;
 
 pub use ring::{Completion, Received, RingCounters, Tx, UdpRing};

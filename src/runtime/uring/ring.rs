@@ -405,12 +405,10 @@ impl UdpRing {
                         // Data without MORE, or no buffers: the stream goes
                         // on, its receive is re-armed after the batch; end
                         // of stream or an error close it.
-                        let goes_on = result > 0 || result == -libc::ENOBUFS;
                         if result == -libc::ENOBUFS {
                             tx.counters.recv_no_buffers += 1;
                         }
-                        rearm_streams |= goes_on;
-                        tx.recv_ended(id, goes_on, &mut on);
+                        rearm_streams |= tx.recv_ended(id, result, &mut on);
                     }
                 }
                 streams::TAG_SSEND => {
@@ -421,7 +419,7 @@ impl UdpRing {
                     let id = StreamId::from_raw(data & INDEX_MASK);
                     tx.connect_done(id, cqe.result(), &mut on);
                 }
-                streams::TAG_LINK_TIMEOUT | streams::TAG_SHUTDOWN => {
+                streams::TAG_LINK_TIMEOUT | streams::TAG_SHUTDOWN | streams::TAG_RECV_CANCEL => {
                     let id = StreamId::from_raw(data & INDEX_MASK);
                     tx.op_done(id, &mut on);
                 }

@@ -13,7 +13,7 @@ use socket2::SockAddr;
 use super::ring::{tag, Completion, Tx};
 use super::streams::{
     accepted_socket, stream_socket, timespec, StreamEvent, StreamId, TAG_CONNECT, TAG_LINK_TIMEOUT,
-    TAG_SHUTDOWN, TAG_SRECV, TAG_SSEND,
+    TAG_RECV_CANCEL, TAG_SHUTDOWN, TAG_SRECV, TAG_SSEND,
 };
 
 impl Tx<'_> {
@@ -113,9 +113,61 @@ impl Tx<'_> {
 
     /// Bytes queued on `id` and not yet taken by the kernel.
     pub fn stream_backlog(&mut self, id: StreamId) -> usize {
-        self.streams.get_mut(id).map_or(0, |s| {
-            s.queued.len() + s.sending.len().saturating_sub(s.sent)
-        })
+        self.streams.get_mut(id).map_or(0, |s| s.backlog())
+    }
+
+    /// Report [`StreamEvent::Drained`] for `id` once its backlog is at most
+    /// `mark` bytes (at once when it already is, on the next send completion).
+    pub fn watch_drain(&mut self, id: StreamId, mark: usize) {
+        if let Some(slot) = self.streams.get_mut(id) {
+            slot.drain_mark = Some(mark);
+        }
+    }
+
+    /// Stop reading `id`: its multishot receive is cancelled and not
+    /// re-armed until [`Tx::resume_recv`]. Bytes already received are still
+    /// reported. Flow control: a peer whose bytes cannot leave is not read.
+    pub fn pause_recv(&mut self, id: StreamId) {
+        let Some(slot) = self.streams.get_mut(id) else {
+            return;
+        };
+        if slot.paused || slot.closing {
+            return;
+        }
+        slot.paused = true;
+        if !slot.recv_armed || slot.recv_cancelling {
+            return;
+        }
+        slot.recv_cancelling = true;
+        slot.ops += 1;
+        let entry = opcode::AsyncCancel::new(tag(TAG_SRECV, id.raw() as usize))
+            .build()
+            .user_data(tag(TAG_RECV_CANCEL, id.raw() as usize));
+        if !self.push(entry) {
+            if let Some(slot) = self.streams.get_mut(id) {
+                slot.ops -= 1;
+                slot.recv_cancelling = false;
+            }
+        }
+    }
+
+    /// Read `id` again after [`Tx::pause_recv`].
+    pub fn resume_recv(&mut self, id: StreamId) {
+        let Some(slot) = self.streams.get_mut(id) else {
+            return;
+        };
+        if !slot.paused {
+            return;
+        }
+        slot.paused = false;
+        if !slot.connecting {
+            self.arm_stream_recv(id);
+        }
+    }
+
+    /// Whether reading `id` is paused.
+    pub fn recv_paused(&mut self, id: StreamId) -> bool {
+        self.streams.get_mut(id).is_some_and(|s| s.paused)
     }
 
     fn kick_send(&mut self, id: StreamId) {
@@ -141,7 +193,7 @@ impl Tx<'_> {
         let Some(slot) = self.streams.get_mut(id) else {
             return;
         };
-        if slot.recv_armed || slot.closing {
+        if slot.recv_armed || slot.closing || slot.paused {
             return;
         }
         let Some(fd) = slot.fd() else { return };
@@ -166,7 +218,9 @@ impl Tx<'_> {
             .slots
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.socket.is_some() && !s.recv_armed && !s.closing && !s.connecting)
+            .filter(|(_, s)| {
+                s.socket.is_some() && !s.recv_armed && !s.closing && !s.connecting && !s.paused
+            })
             .map(|(i, s)| StreamId {
                 index: i as u32,
                 gen: s.gen,
@@ -201,19 +255,25 @@ impl Tx<'_> {
     }
 
     /// A connection's multishot receive ended: out of buffers (re-armed
-    /// after the batch), or end of stream / error (the connection closes).
-    pub(super) fn recv_ended<F>(&mut self, id: StreamId, out_of_buffers: bool, on: &mut F)
+    /// after the batch), cancelled by a pause, or end of stream / error
+    /// (the connection closes). Returns whether the stream goes on (its
+    /// receive is re-armed after the batch unless paused).
+    pub(super) fn recv_ended<F>(&mut self, id: StreamId, result: i32, on: &mut F) -> bool
     where
         F: FnMut(Completion<'_>, &mut Tx<'_>),
     {
+        let mut goes_on = result > 0 || result == -libc::ENOBUFS;
         if let Some(slot) = self.slots_of(id) {
             slot.recv_armed = false;
             slot.ops = slot.ops.saturating_sub(1);
+            goes_on |= slot.recv_cancelling && result == -libc::ECANCELED;
+            slot.recv_cancelling = false;
         }
-        if !out_of_buffers {
+        if !goes_on {
             self.close(id);
         }
         self.report_if_done(id, on);
+        goes_on
     }
 
     pub(super) fn sent<F>(&mut self, id: StreamId, result: i32, on: &mut F)
@@ -240,6 +300,16 @@ impl Tx<'_> {
         };
         if ok {
             self.kick_send(id);
+            let drained = self.streams.get_mut(id).is_some_and(|s| {
+                let due = s.drain_mark.is_some_and(|m| s.backlog() <= m) && !s.closing;
+                if due {
+                    s.drain_mark = None;
+                }
+                due
+            });
+            if drained {
+                on(Completion::Stream(StreamEvent::Drained(id)), self);
+            }
         } else {
             self.counters.stream_send_errors += 1;
             self.close(id);

@@ -59,6 +59,9 @@ pub enum StreamEvent<'a> {
     /// The connection is gone (peer closed, error, failed connect, or our
     /// close): its id is dead from now on. Reported once per connection.
     Closed(StreamId),
+    /// What was queued on the connection fell to the mark asked for with
+    /// `Tx::watch_drain` (reported once per request).
+    Drained(StreamId),
 }
 
 /// One connection's ring-side state. Boxed: the kernel holds pointers into
@@ -69,6 +72,12 @@ pub(super) struct Slot {
     /// Operations in flight that name this slot.
     pub(super) ops: u32,
     pub(super) recv_armed: bool,
+    /// Reading stopped by `Tx::pause_recv` (not re-armed until resumed).
+    pub(super) paused: bool,
+    /// A cancel of the receive is in flight (its `ECANCELED` is not an error).
+    pub(super) recv_cancelling: bool,
+    /// Report [`StreamEvent::Drained`] once the backlog is at most this.
+    pub(super) drain_mark: Option<usize>,
     /// Bytes of the send in flight (not touched until it completes).
     pub(super) sending: Vec<u8>,
     /// How much of `sending` the kernel took so far.
@@ -110,6 +119,7 @@ pub(super) const TAG_SSEND: u64 = 8;
 pub(super) const TAG_CONNECT: u64 = 9;
 pub(super) const TAG_LINK_TIMEOUT: u64 = 10;
 pub(super) const TAG_SHUTDOWN: u64 = 11;
+pub(super) const TAG_RECV_CANCEL: u64 = 12;
 
 impl Streams {
     pub(super) fn new() -> Streams {
@@ -136,6 +146,9 @@ impl Streams {
                 slot.socket = Some(socket);
                 slot.ops = 0;
                 slot.recv_armed = false;
+                slot.paused = false;
+                slot.recv_cancelling = false;
+                slot.drain_mark = None;
                 slot.sending.clear();
                 slot.sent = 0;
                 slot.send_in_flight = false;
@@ -155,6 +168,9 @@ impl Streams {
             gen: 0,
             ops: 0,
             recv_armed: false,
+            paused: false,
+            recv_cancelling: false,
+            drain_mark: None,
             sending: Vec::new(),
             sent: 0,
             send_in_flight: false,
@@ -175,6 +191,11 @@ impl Streams {
 }
 
 impl Slot {
+    /// Bytes queued and not yet taken by the kernel.
+    pub(super) fn backlog(&self) -> usize {
+        self.queued.len() + self.sending.len().saturating_sub(self.sent)
+    }
+
     pub(super) fn fd(&self) -> Option<RawFd> {
         self.socket.as_ref().map(AsRawFd::as_raw_fd)
     }
