@@ -18,6 +18,7 @@
 
 pub mod balancer;
 pub mod config;
+pub mod http;
 pub mod registry;
 pub mod runtime;
 pub mod sip;

@@ -161,6 +161,14 @@ impl Layer {
         }
     }
 
+    /// We are about to close: what to send last (a TLS `close_notify`).
+    pub(crate) fn close_notify(&mut self, wire: &mut Vec<u8>) {
+        if let Layer::Tls(tls) = self {
+            tls.session.send_close_notify();
+            tls.session.write_ciphertext(wire);
+        }
+    }
+
     /// A handshake is still under way (its time counts as a message's).
     pub(crate) fn handshaking(&self) -> bool {
         match self {

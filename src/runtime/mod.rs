@@ -31,6 +31,7 @@ mod admin;
 mod conns;
 mod control;
 mod heartbeat_http;
+mod http;
 mod layers;
 mod mesh;
 mod shard;
@@ -104,6 +105,7 @@ pub fn run(cfg: Config) -> io::Result<()> {
         streams: bound.streams,
         tls,
         smpp: bound.smpp.map(|(_, sockets)| sockets),
+        http: bound.http,
         subscribers,
         control,
         board: Arc::clone(&board),
@@ -138,6 +140,8 @@ struct Bound {
     streams: Vec<shards::StreamGroup>,
     /// The SMPP listener (one socket per shard), when configured.
     smpp: Option<(SocketAddr, Vec<socket2::Socket>)>,
+    /// The HTTP and HTTPS listeners (address, HTTPS, one socket per shard).
+    http: Vec<(SocketAddr, bool, Vec<socket2::Socket>)>,
     /// Their addresses, for the start-up summary.
     stream_addrs: Vec<(LegId, Transport, SocketAddr)>,
     /// The registry's probe socket (shard 0 only, not shared).
@@ -212,11 +216,20 @@ fn bind_all(cfg: &Config, shards: usize) -> io::Result<Bound> {
         }
         None => None,
     };
+    let mut http = Vec::new();
+    let web = [(cfg.http.http_port, false), (cfg.http.https_port, true)];
+    for (port, secure) in web {
+        let Some(port) = port else { continue };
+        let (addr, sockets) =
+            sockets::bind_tcp_group(SocketAddr::new(sip.external.host, port), shards)?;
+        http.push((addr, secure, sockets));
+    }
     Ok(Bound {
         external,
         internal,
         streams,
         smpp,
+        http,
         stream_addrs,
         probe,
         probe_addr,
@@ -242,6 +255,10 @@ fn log_listening(bound: &Bound, shards: usize) {
     if let Some((addr, _)) = &bound.smpp {
         info!("listening smpp {addr} ({shards} shards)");
     }
+    for (addr, secure, _) in &bound.http {
+        let scheme = if *secure { "https" } else { "http" };
+        info!("listening {scheme} {addr} ({shards} shards)");
+    }
     info!("probing nodes from udp {}", bound.probe_addr);
 }
 
@@ -261,9 +278,6 @@ fn warn_unimplemented(cfg: &Config) {
     }
     for key in not_applied {
         warn!("{key} is parsed but not applied yet");
-    }
-    if cfg.http.http_port.is_some() || cfg.http.https_port.is_some() {
-        warn!("HTTP balancing is configured but not implemented yet: not listening");
     }
     if cfg.smpp.ssl_port.is_some() {
         warn!("smpp.smppSslPort is parsed but not served yet (plain smppPort is)");

@@ -29,6 +29,7 @@ use log::{debug, info};
 
 use super::conns::{Conns, FrameFailure, Undelivered};
 use super::control::Control;
+use super::http::Http;
 use super::mesh::{Envelope, Mesh};
 use super::shutdown::{Stop, POLL};
 use super::smpp::Smpp;
@@ -74,6 +75,8 @@ pub(crate) struct Core {
     conns: Conns,
     /// This shard's SMPP side, when `smpp.smppPort` is set.
     smpp: Option<Smpp>,
+    /// This shard's HTTP side, when `http.httpPort`/`httpsPort` is set.
+    http: Option<Http>,
     /// Events for the registry (bounded, never waited on).
     events: crossbeam_channel::Sender<Event>,
     /// Snapshots from shard 0 (shards 1..n).
@@ -117,6 +120,7 @@ pub(crate) struct Parts {
     pub(crate) mesh: Mesh,
     pub(crate) conns: Conns,
     pub(crate) smpp: Option<Smpp>,
+    pub(crate) http: Option<Http>,
     pub(crate) events: crossbeam_channel::Sender<Event>,
     pub(crate) snapshots: Option<crossbeam_channel::Receiver<Arc<NodeSet>>>,
     pub(crate) control: Option<Control>,
@@ -137,6 +141,7 @@ impl Shard {
                 mesh: p.mesh,
                 conns: p.conns,
                 smpp: p.smpp,
+                http: p.http,
                 events: p.events,
                 snapshots: p.snapshots,
                 control: p.control,
@@ -185,7 +190,8 @@ impl Shard {
         let now = Instant::now();
         core.stats.publish_if_due(now, || ShardSample {
             sip: core.proxy.counters(),
-            smpp: None,
+            smpp: core.smpp.as_ref().map(Smpp::counters),
+            http: core.http.as_ref().map(Http::totals),
             active_calls: core.proxy.affinity_entries() as u64,
             connections: {
                 let c = &core.conns.counters;
@@ -205,6 +211,11 @@ impl Shard {
                 smpp.handle_timeout(now, &mut self.ring.tx());
             }
         }
+        if let Some(http) = core.http.as_mut() {
+            if http.has_pending_closes() || http.poll_timeout().is_some_and(|t| t <= now) {
+                http.handle_timeout(now, &mut self.ring.tx());
+            }
+        }
         for fd in core.mesh.doorbells() {
             self.ring.ring_doorbell(fd);
         }
@@ -217,9 +228,12 @@ impl Shard {
 
 impl Core {
     fn install_snapshots(&mut self) {
-        let Some(rx) = &self.snapshots else { return };
-        if let Some(nodes) = rx.try_iter().last() {
+        if let Some(nodes) = self.snapshots.as_ref().and_then(|rx| rx.try_iter().last()) {
             self.proxy.set_nodes(nodes);
+        }
+        // Shard 0's registry gives the proxy its snapshots directly.
+        if let Some(http) = self.http.as_mut() {
+            http.install_nodes(&self.proxy.nodes);
         }
     }
 
@@ -269,6 +283,26 @@ impl Core {
                     return smpp.on_data(id, bytes, now, tx);
                 }
                 StreamEvent::Closed(id) if smpp.owns(id) => return smpp.on_closed(id, now, tx),
+                _ => {}
+            }
+        }
+        if let Some(http) = self.http.as_mut() {
+            match e {
+                StreamEvent::Accepted {
+                    listener,
+                    conn,
+                    peer,
+                } if http.serves_listener(listener) => {
+                    return http.on_accepted(listener, conn, peer, now, tx);
+                }
+                StreamEvent::Connected(id) if http.owns(id) => {
+                    return http.on_connected(id, now, tx)
+                }
+                StreamEvent::Data(id, bytes) if http.owns(id) => {
+                    return http.on_data(id, bytes, now, tx);
+                }
+                StreamEvent::Drained(id) if http.owns(id) => return http.on_drained(id, tx),
+                StreamEvent::Closed(id) if http.owns(id) => return http.on_closed(id, now, tx),
                 _ => {}
             }
         }
@@ -483,6 +517,14 @@ impl Core {
                 deadline = deadline.min(now + MIN_TIMER_SLEEP);
             }
             if let Some(t) = smpp.poll_timeout() {
+                deadline = deadline.min(t.max(now + MIN_TIMER_SLEEP));
+            }
+        }
+        if let Some(http) = &self.http {
+            if http.has_pending_closes() {
+                deadline = deadline.min(now + MIN_TIMER_SLEEP);
+            }
+            if let Some(t) = http.poll_timeout() {
                 deadline = deadline.min(t.max(now + MIN_TIMER_SLEEP));
             }
         }

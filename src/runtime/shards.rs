@@ -27,6 +27,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::conns::Conns;
 use super::control::Control;
+use super::http::Http;
 use super::layers::Layers;
 use super::mesh::{Ends, Mesh};
 use super::shard::{Parts, Shard, EXTERNAL};
@@ -34,6 +35,7 @@ use super::shutdown::{Closer, Stop};
 use super::smpp::Smpp;
 use super::uring::UdpRing;
 use crate::config::{Config, Cores};
+use crate::http::Settings as HttpSettings;
 use crate::registry::{Event, NodeSet, Registry};
 use crate::sip::proxy::{LegId, Proxy};
 use crate::sip::transport::Transport;
@@ -62,6 +64,8 @@ pub(crate) struct ShardSetup {
     tls: Option<Arc<TlsContext>>,
     /// This shard's SMPP listener.
     smpp: Option<socket2::Socket>,
+    /// This shard's HTTP listeners: (socket, its address, HTTPS).
+    http: Vec<(socket2::Socket, std::net::SocketAddr, bool)>,
     /// Where the shard publishes its counters.
     stats: Publisher,
     role: Role,
@@ -110,6 +114,8 @@ pub(crate) struct Common {
     pub(crate) tls: Option<Arc<TlsContext>>,
     /// One SMPP listener per shard, when `smpp.smppPort` is set.
     pub(crate) smpp: Option<Vec<socket2::Socket>>,
+    /// HTTP listeners (address, HTTPS, one socket per shard).
+    pub(crate) http: Vec<(std::net::SocketAddr, bool, Vec<socket2::Socket>)>,
     /// Snapshot receivers of shards 1..n.
     pub(crate) subscribers: Vec<Receiver<Arc<NodeSet>>>,
     pub(crate) control: ControlSetup,
@@ -160,6 +166,11 @@ pub(crate) fn setups(common: Common) -> Vec<ShardSetup> {
     let ends = super::mesh::wire(shards);
     let mut internal = common.internal.map(Vec::into_iter);
     let mut smpp = common.smpp.map(Vec::into_iter);
+    let mut http: Vec<_> = common
+        .http
+        .into_iter()
+        .map(|(addr, secure, s)| (addr, secure, s.into_iter()))
+        .collect();
     let mut streams: Vec<_> = common
         .streams
         .into_iter()
@@ -190,6 +201,10 @@ pub(crate) fn setups(common: Common) -> Vec<ShardSetup> {
                 .collect(),
             tls: common.tls.clone(),
             smpp: smpp.as_mut().and_then(Iterator::next),
+            http: http
+                .iter_mut()
+                .filter_map(|(addr, secure, s)| s.next().map(|s| (s, *addr, *secure)))
+                .collect(),
             stats: common.board.publisher(id),
             role,
         })
@@ -301,6 +316,7 @@ fn shard_main(
         streams,
         tls,
         smpp,
+        http,
         stats,
         role,
     } = setup;
@@ -353,6 +369,18 @@ fn shard_main(
         s.add_listener(ring.listen(socket));
         s
     });
+    let http = (!http.is_empty()).then(|| {
+        let layers = Layers::new(
+            tls.as_ref().map(|t| t.for_shard()),
+            cfg.sip.max_message_size,
+            id,
+        );
+        let mut h = Http::new(HttpSettings::from_config(&cfg), layers, now);
+        for (socket, addr, secure) in http {
+            h.add_listener(ring.listen(socket), addr, secure);
+        }
+        h
+    });
     let _ = ready.send(ring.dup_fd());
     let Ok(rings) = go.recv() else {
         return Ok(()); // another shard failed to start: never serve
@@ -368,6 +396,7 @@ fn shard_main(
         mesh: Mesh::new(mesh, rings),
         conns,
         smpp,
+        http,
         events,
         snapshots,
         control,

@@ -53,6 +53,11 @@ impl Smpp {
         self.listeners.push(index);
     }
 
+    /// The balancer's counters (for the statistics board).
+    pub(crate) fn counters(&self) -> &crate::smpp::proxy::SmppCounters {
+        self.balancer.counters()
+    }
+
     /// Whether listener `index` is an SMPP one.
     pub(crate) fn serves_listener(&self, index: usize) -> bool {
         self.listeners.contains(&index)

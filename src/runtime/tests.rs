@@ -82,6 +82,7 @@ impl Rig {
                         std::time::Instant::now(),
                     ),
                     smpp: None,
+                    http: None,
                     events: events.clone(),
                     snapshots: None,
                     control: None,

@@ -30,6 +30,8 @@ pub struct ShardSample<'a> {
     pub sip: &'a SipCounters,
     /// The SMPP side's counters, when the shard runs one.
     pub smpp: Option<&'a SmppCounters>,
+    /// The HTTP side's totals, when the shard runs one.
+    pub http: Option<HttpTotals>,
     /// Entries in the shard's affinity table (calls it keeps a node for).
     pub active_calls: u64,
     /// Open SIP stream connections (TCP, TLS, WS, WSS) of the shard.
@@ -56,6 +58,22 @@ pub struct SmppTotals {
 /// Number of values in [`SmppTotals`].
 const SMPP_VALUES: usize = 4;
 
+/// HTTP totals the board carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HttpTotals {
+    /// Requests received from clients.
+    pub requests: u64,
+    /// Bytes forwarded to nodes.
+    pub bytes_to_server: u64,
+    /// Bytes forwarded to clients.
+    pub bytes_to_client: u64,
+    /// Open HTTP connections (clients and nodes).
+    pub connections: u64,
+}
+
+/// Number of values in [`HttpTotals`].
+const HTTP_VALUES: usize = 4;
+
 /// The sum over every shard, read on demand.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Totals {
@@ -63,6 +81,8 @@ pub struct Totals {
     pub sip: SipCounters,
     /// SMPP counters.
     pub smpp: SmppTotals,
+    /// HTTP counters.
+    pub http: HttpTotals,
     /// Calls the affinity tables keep a node for.
     pub active_calls: u64,
     /// Open SIP stream connections.
@@ -109,6 +129,7 @@ struct Slot {
     methods: [AtomicU64; METHODS],
     classes: [AtomicU64; STATUS_CLASSES],
     smpp: [AtomicU64; SMPP_VALUES],
+    http: [AtomicU64; HTTP_VALUES],
     active_calls: AtomicU64,
     connections: AtomicU64,
     publishes: AtomicU64,
@@ -167,6 +188,11 @@ impl Board {
             t.smpp.requests_to_client += b;
             t.smpp.bytes_to_server += c;
             t.smpp.bytes_to_client += d;
+            let [a, b, c, d] = load(&slot.http);
+            t.http.requests += a;
+            t.http.bytes_to_server += b;
+            t.http.bytes_to_client += c;
+            t.http.connections += d;
             t.active_calls += slot.active_calls.load(Relaxed);
             t.connections += slot.connections.load(Relaxed);
             t.handle.add(&slot.handle.latency());
@@ -215,6 +241,15 @@ impl Publisher {
                 m.bytes_to_client,
             ];
             store(&slot.smpp, &v);
+        }
+        if let Some(h) = s.http {
+            let v = [
+                h.requests,
+                h.bytes_to_server,
+                h.bytes_to_client,
+                h.connections,
+            ];
+            store(&slot.http, &v);
         }
         slot.active_calls.store(s.active_calls, Relaxed);
         slot.connections.store(s.connections, Relaxed);
@@ -278,6 +313,7 @@ mod tests {
         ShardSample {
             sip,
             smpp: None,
+            http: None,
             active_calls: calls,
             connections: conns,
             handle_ns: h,
@@ -321,6 +357,7 @@ mod tests {
             now + PUBLISH_EVERY,
             &ShardSample {
                 smpp: Some(&smpp),
+                http: None,
                 ..sample(&b, &hb, 2, 0)
             },
         );
