@@ -14,7 +14,7 @@ use super::streams::{StreamEvent, StreamId};
 #[derive(Debug)]
 enum Seen {
     Accepted(StreamId),
-    Data(StreamId, Vec<u8>),
+    Data(Vec<u8>),
     Drained(StreamId),
     Closed,
     Other,
@@ -40,7 +40,7 @@ fn turn(ring: &mut UdpRing, d: Duration, until: impl Fn(&[Seen]) -> bool) -> Vec
         ring.drain_events(|c, _| {
             seen.push(match c {
                 Completion::Stream(StreamEvent::Accepted { conn, .. }) => Seen::Accepted(conn),
-                Completion::Stream(StreamEvent::Data(id, b)) => Seen::Data(id, b.to_vec()),
+                Completion::Stream(StreamEvent::Data(_, b)) => Seen::Data(b.to_vec()),
                 Completion::Stream(StreamEvent::Drained(id)) => Seen::Drained(id),
                 Completion::Stream(StreamEvent::Closed(_)) => Seen::Closed,
                 _ => Seen::Other,
@@ -53,7 +53,7 @@ fn turn(ring: &mut UdpRing, d: Duration, until: impl Fn(&[Seen]) -> bool) -> Vec
 fn data_of(seen: &[Seen]) -> Vec<u8> {
     seen.iter()
         .filter_map(|s| match s {
-            Seen::Data(_, b) => Some(b.as_slice()),
+            Seen::Data(b) => Some(b.as_slice()),
             _ => None,
         })
         .flatten()
