@@ -5,6 +5,8 @@
 //! Every assertion is on what crossed the wire: which node answered
 //! (`X-Node`), the bytes and digest a node received, the head it saw.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -120,8 +122,7 @@ fn curl(args: &[&str]) -> Curl {
     let headers = std::fs::read_to_string(&head).unwrap_or_default();
     let status = headers
         .lines()
-        .filter(|l| l.starts_with("HTTP/"))
-        .last()
+        .rfind(|l| l.starts_with("HTTP/"))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);

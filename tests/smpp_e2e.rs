@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Duration;
 
-use common::{free_port, Balancer, LbConfig};
+use common::certs::write_pki;
+use common::{free_port, Balancer, LbConfig, TempDir};
 
 fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -85,7 +86,9 @@ fn esme(port: u16, args: &[&str]) -> (serde_json::Value, bool) {
         .output()
         .expect("python3 esme.py");
     let text = String::from_utf8_lossy(&out.stdout);
-    let v = serde_json::from_str(text.trim()).unwrap_or(serde_json::Value::Null);
+    let v = serde_json::from_str(text.trim()).unwrap_or_else(|_| {
+        serde_json::Value::String(String::from_utf8_lossy(&out.stderr).into_owned())
+    });
     (v, out.status.success())
 }
 
@@ -167,4 +170,68 @@ fn invalid_command_gets_generic_nack() {
     assert_eq!(&resp[12..16], &[0, 0, 0, 42], "our sequence number");
     drop(b);
     lb.stop();
+}
+
+/// The `ssl:` section and an `smppSslPort` beside the plain port.
+fn tls_config(
+    smpp_port: u16,
+    ssl_port: u16,
+    servers: &[u16],
+    pki: &common::certs::TestPki,
+    terminate: bool,
+) -> LbConfig {
+    let mut cfg = config(smpp_port, servers);
+    cfg.extra_yaml = cfg.extra_yaml.replacen(
+        "smppPort:",
+        &format!("smppSslPort: {ssl_port}, smppPort:"),
+        1,
+    );
+    cfg.extra_yaml += &format!(
+        "ssl:\n  certificateFile: \"{}\"\n  privateKeyFile: \"{}\"\n  trustStore: \"{}\"\n  \
+         terminateTLSTraffic: {terminate}\n",
+        pki.server_chain.display(),
+        pki.server_key.display(),
+        pki.ca.display()
+    );
+    cfg
+}
+
+#[test]
+fn tls_esmes_bind_and_submit_with_and_without_termination() {
+    if !smpplib_available() {
+        eprintln!("skipped: python3 with smpplib is not installed (run .ci/run)");
+        return;
+    }
+    let dir = TempDir::new("smpp-pki");
+    let pki = write_pki(&dir.path, &["127.0.0.1"]);
+    let ca = pki.ca.display().to_string();
+
+    // Terminated: TLS ESMEs reach a plain SMSC.
+    let plain = Smsc::start("P", &[]);
+    let (port, ssl_port) = (free_port(), free_port());
+    let lb = Balancer::start(&tls_config(port, ssl_port, &[plain.port], &pki, true));
+    std::thread::sleep(Duration::from_millis(300));
+    let (report, ok) = esme(ssl_port, &["-n", "5", "--tls-ca", &ca]);
+    assert!(ok, "TLS ESME, TLS ended at the balancer: {report}");
+    assert_eq!(report["bind"]["status"], 0, "{report}");
+    // The plain listener still serves plain ESMEs.
+    let (report, ok) = esme(port, &["-n", "2"]);
+    assert!(ok, "plain ESME beside the TLS listener: {report}");
+    // A plain client on the TLS port gets no bind.
+    let (report, ok) = esme(ssl_port, &["-n", "1", "--timeout", "2"]);
+    assert!(!ok, "plain SMPP on the TLS port must fail: {report}");
+    lb.stop();
+    drop(plain);
+
+    // Not terminated: TLS all the way to a TLS SMSC.
+    let chain = pki.server_chain.display().to_string();
+    let key = pki.server_key.display().to_string();
+    let secure = Smsc::start("S", &["--tls-cert", &chain, "--tls-key", &key]);
+    let (port, ssl_port) = (free_port(), free_port());
+    let lb = Balancer::start(&tls_config(port, ssl_port, &[secure.port], &pki, false));
+    std::thread::sleep(Duration::from_millis(300));
+    let (report, ok) = esme(ssl_port, &["-n", "5", "--tls-ca", &ca]);
+    assert!(ok, "TLS ESME to a TLS SMSC through the balancer: {report}");
+    lb.stop();
+    drop(secure);
 }

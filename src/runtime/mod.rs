@@ -33,6 +33,7 @@ mod control;
 mod heartbeat_http;
 mod http;
 mod layers;
+mod links;
 mod mesh;
 mod shard;
 mod shards;
@@ -44,7 +45,7 @@ pub mod uring;
 #[cfg(test)]
 mod tests;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -104,7 +105,7 @@ pub fn run(cfg: Config) -> io::Result<()> {
         internal: bound.internal.map(|(_, sockets)| sockets),
         streams: bound.streams,
         tls,
-        smpp: bound.smpp.map(|(_, sockets)| sockets),
+        smpp: bound.smpp,
         http: bound.http,
         subscribers,
         control,
@@ -130,6 +131,9 @@ pub fn run(cfg: Config) -> io::Result<()> {
     started.and(joined)
 }
 
+/// Listeners of a proxying side: (address, TLS, one socket per shard).
+pub(crate) type Side = Vec<(SocketAddr, bool, Vec<socket2::Socket>)>;
+
 /// Every socket of every shard, bound before any shard starts.
 struct Bound {
     /// One external SIP/UDP socket per shard and the address they share.
@@ -138,10 +142,10 @@ struct Bound {
     internal: Option<(SocketAddr, Vec<socket2::Socket>)>,
     /// Stream listeners (one socket per shard each).
     streams: Vec<shards::StreamGroup>,
-    /// The SMPP listener (one socket per shard), when configured.
-    smpp: Option<(SocketAddr, Vec<socket2::Socket>)>,
-    /// The HTTP and HTTPS listeners (address, HTTPS, one socket per shard).
-    http: Vec<(SocketAddr, bool, Vec<socket2::Socket>)>,
+    /// The SMPP listeners (plain, TLS).
+    smpp: Side,
+    /// The HTTP and HTTPS listeners.
+    http: Side,
     /// Their addresses, for the start-up summary.
     stream_addrs: Vec<(LegId, Transport, SocketAddr)>,
     /// The registry's probe socket (shard 0 only, not shared).
@@ -206,24 +210,17 @@ fn bind_all(cfg: &Config, shards: usize) -> io::Result<Bound> {
             });
         }
     }
-    let smpp = match cfg.smpp.port {
-        Some(port) => {
-            let host = cfg.smpp.host.unwrap_or(sip.external.host);
-            Some(sockets::bind_tcp_group(
-                SocketAddr::new(host, port),
-                shards,
-            )?)
-        }
-        None => None,
-    };
-    let mut http = Vec::new();
-    let web = [(cfg.http.http_port, false), (cfg.http.https_port, true)];
-    for (port, secure) in web {
-        let Some(port) = port else { continue };
-        let (addr, sockets) =
-            sockets::bind_tcp_group(SocketAddr::new(sip.external.host, port), shards)?;
-        http.push((addr, secure, sockets));
-    }
+    let smpp_host = cfg.smpp.host.unwrap_or(sip.external.host);
+    let smpp = bind_side(
+        smpp_host,
+        [(cfg.smpp.port, false), (cfg.smpp.ssl_port, true)],
+        shards,
+    )?;
+    let http = bind_side(
+        sip.external.host,
+        [(cfg.http.http_port, false), (cfg.http.https_port, true)],
+        shards,
+    )?;
     Ok(Bound {
         external,
         internal,
@@ -234,6 +231,18 @@ fn bind_all(cfg: &Config, shards: usize) -> io::Result<Bound> {
         probe,
         probe_addr,
     })
+}
+
+/// The listeners of a proxying side: for each configured (port, TLS),
+/// one socket per shard.
+fn bind_side(host: IpAddr, ports: [(Option<u16>, bool); 2], shards: usize) -> io::Result<Side> {
+    let mut side = Vec::new();
+    for (port, tls) in ports {
+        let Some(port) = port else { continue };
+        let (addr, sockets) = sockets::bind_tcp_group(SocketAddr::new(host, port), shards)?;
+        side.push((addr, tls, sockets));
+    }
+    Ok(side)
 }
 
 fn log_listening(bound: &Bound, shards: usize) {
@@ -252,8 +261,9 @@ fn log_listening(bound: &Bound, shards: usize) {
         let t = String::from_utf8_lossy(crate::sip::transport::uri_token(*transport));
         info!("listening sip/{t} {leg} {addr} ({shards} shards)");
     }
-    if let Some((addr, _)) = &bound.smpp {
-        info!("listening smpp {addr} ({shards} shards)");
+    for (addr, tls, _) in &bound.smpp {
+        let what = if *tls { "smpp/tls" } else { "smpp" };
+        info!("listening {what} {addr} ({shards} shards)");
     }
     for (addr, secure, _) in &bound.http {
         let scheme = if *secure { "https" } else { "http" };
@@ -278,8 +288,5 @@ fn warn_unimplemented(cfg: &Config) {
     }
     for key in not_applied {
         warn!("{key} is parsed but not applied yet");
-    }
-    if cfg.smpp.ssl_port.is_some() {
-        warn!("smpp.smppSslPort is parsed but not served yet (plain smppPort is)");
     }
 }

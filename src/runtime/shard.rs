@@ -274,7 +274,7 @@ impl Core {
                     peer,
                     ..
                 } if smpp.serves_listener(listener) => {
-                    return smpp.on_accepted(conn, peer, now, tx);
+                    return smpp.on_accepted(listener, conn, peer, now, tx);
                 }
                 StreamEvent::Connected(id) if smpp.owns(id) => {
                     return smpp.on_connected(id, now, tx)
@@ -282,6 +282,7 @@ impl Core {
                 StreamEvent::Data(id, bytes) if smpp.owns(id) => {
                     return smpp.on_data(id, bytes, now, tx);
                 }
+                StreamEvent::Drained(id) if smpp.owns(id) => return smpp.on_drained(id, tx),
                 StreamEvent::Closed(id) if smpp.owns(id) => return smpp.on_closed(id, now, tx),
                 _ => {}
             }

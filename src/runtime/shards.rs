@@ -62,8 +62,8 @@ pub(crate) struct ShardSetup {
     streams: Vec<(LegId, Transport, socket2::Socket)>,
     /// TLS settings, when any transport uses TLS.
     tls: Option<Arc<TlsContext>>,
-    /// This shard's SMPP listener.
-    smpp: Option<socket2::Socket>,
+    /// This shard's SMPP listeners: (socket, its address, TLS).
+    smpp: Vec<(socket2::Socket, std::net::SocketAddr, bool)>,
     /// This shard's HTTP listeners: (socket, its address, HTTPS).
     http: Vec<(socket2::Socket, std::net::SocketAddr, bool)>,
     /// Where the shard publishes its counters.
@@ -112,10 +112,10 @@ pub(crate) struct Common {
     pub(crate) streams: Vec<StreamGroup>,
     /// TLS settings, when any transport uses TLS.
     pub(crate) tls: Option<Arc<TlsContext>>,
-    /// One SMPP listener per shard, when `smpp.smppPort` is set.
-    pub(crate) smpp: Option<Vec<socket2::Socket>>,
-    /// HTTP listeners (address, HTTPS, one socket per shard).
-    pub(crate) http: Vec<(std::net::SocketAddr, bool, Vec<socket2::Socket>)>,
+    /// SMPP listeners (`smppPort`, `smppSslPort`).
+    pub(crate) smpp: super::Side,
+    /// HTTP listeners (`httpPort`, `httpsPort`).
+    pub(crate) http: super::Side,
     /// Snapshot receivers of shards 1..n.
     pub(crate) subscribers: Vec<Receiver<Arc<NodeSet>>>,
     pub(crate) control: ControlSetup,
@@ -165,12 +165,8 @@ pub(crate) fn setups(common: Common) -> Vec<ShardSetup> {
     let shards = common.external.len();
     let ends = super::mesh::wire(shards);
     let mut internal = common.internal.map(Vec::into_iter);
-    let mut smpp = common.smpp.map(Vec::into_iter);
-    let mut http: Vec<_> = common
-        .http
-        .into_iter()
-        .map(|(addr, secure, s)| (addr, secure, s.into_iter()))
-        .collect();
+    let mut smpp = deal(common.smpp);
+    let mut http = deal(common.http);
     let mut streams: Vec<_> = common
         .streams
         .into_iter()
@@ -200,14 +196,31 @@ pub(crate) fn setups(common: Common) -> Vec<ShardSetup> {
                 .filter_map(|(leg, t, s)| s.next().map(|s| (*leg, *t, s)))
                 .collect(),
             tls: common.tls.clone(),
-            smpp: smpp.as_mut().and_then(Iterator::next),
-            http: http
-                .iter_mut()
-                .filter_map(|(addr, secure, s)| s.next().map(|s| (s, *addr, *secure)))
-                .collect(),
+            smpp: next_of(&mut smpp),
+            http: next_of(&mut http),
             stats: common.board.publisher(id),
             role,
         })
+        .collect()
+}
+
+/// A side's listeners, ready to be dealt one socket per shard.
+type Dealer = Vec<(
+    std::net::SocketAddr,
+    bool,
+    std::vec::IntoIter<socket2::Socket>,
+)>;
+
+fn deal(side: super::Side) -> Dealer {
+    side.into_iter()
+        .map(|(addr, tls, s)| (addr, tls, s.into_iter()))
+        .collect()
+}
+
+/// The next shard's socket of each listener.
+fn next_of(d: &mut Dealer) -> Vec<(socket2::Socket, std::net::SocketAddr, bool)> {
+    d.iter_mut()
+        .filter_map(|(addr, tls, s)| s.next().map(|s| (s, *addr, *tls)))
         .collect()
 }
 
@@ -364,18 +377,24 @@ fn shard_main(
         let index = ring.listen(socket);
         conns.add_listener(index, leg, transport);
     }
-    let smpp = smpp.map(|socket| {
-        let mut s = Smpp::new(SmppSettings::from_config(&cfg.smpp), now);
-        s.add_listener(ring.listen(socket));
-        s
-    });
-    let http = (!http.is_empty()).then(|| {
-        let layers = Layers::new(
+    let layers = || {
+        Layers::new(
             tls.as_ref().map(|t| t.for_shard()),
             cfg.sip.max_message_size,
             id,
-        );
-        let mut h = Http::new(HttpSettings::from_config(&cfg), layers, now);
+        )
+    };
+    let smpp = (!smpp.is_empty()).then(|| {
+        let tls_to_smsc = cfg.smpp.ssl_port.is_some() && !cfg.tls.terminate_tls_traffic;
+        let settings = SmppSettings::from_config(&cfg.smpp);
+        let mut s = Smpp::new(settings, layers(), tls_to_smsc, now);
+        for (socket, _, tls) in smpp {
+            s.add_listener(ring.listen(socket), tls);
+        }
+        s
+    });
+    let http = (!http.is_empty()).then(|| {
+        let mut h = Http::new(HttpSettings::from_config(&cfg), layers(), now);
         for (socket, addr, secure) in http {
             h.add_listener(ring.listen(socket), addr, secure);
         }

@@ -19,6 +19,7 @@ The first stdout line is {"listening": PORT}; on exit a summary JSON line
 import argparse
 import asyncio
 import json
+import ssl
 import struct
 import sys
 import threading
@@ -193,9 +194,15 @@ async def main():
     ap.add_argument("--receipts", action="store_true", help="send a receipt per submit asking for one")
     ap.add_argument("--die-after", type=int, default=0, help="die after this many submits")
     ap.add_argument("--lifetime", type=float, default=300.0, help="exit after this many seconds")
+    ap.add_argument("--tls-cert", help="serve TLS with this PEM chain (and --tls-key)")
+    ap.add_argument("--tls-key")
     args = ap.parse_args()
     smsc = Smsc(args)
-    smsc.server = await asyncio.start_server(smsc.handle, args.host, args.port)
+    ctx = None
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+    smsc.server = await asyncio.start_server(smsc.handle, args.host, args.port, ssl=ctx)
     port = smsc.server.sockets[0].getsockname()[1]
     print(json.dumps({"listening": port, "name": args.name}), flush=True)
     asyncio.ensure_future(smsc.control())
