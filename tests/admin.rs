@@ -816,17 +816,19 @@ fn busy_admin_port_fails_the_start() {
 }
 
 #[test]
-fn lbstop_closes_the_port_lets_calls_finish_then_exits() {
-    const CALLS: u32 = 200;
+fn lbstop_closes_the_port_refuses_new_calls_lets_dialogs_finish_then_exits() {
+    const CALLS: u32 = 40;
     let SippRig {
         mut lb,
         mut uas,
         _hb,
         _heavy,
     } = sipp_rig();
-    // 200 calls at 40 cps: 5 s of calls, stopped 1 s in.
-    let mut uac = Sipp::uac("uac", &lb.external.to_string(), CALLS, 40, 60);
-    std::thread::sleep(Duration::from_secs(1));
+    // 40 calls at 40 cps, each up for 4 s: all established, none ended,
+    // when /lbstop arrives 2 s in.
+    let target = lb.external.to_string();
+    let mut uac = Sipp::uac_lasting("uac", &target, CALLS, 40, 60, Some(4000));
+    std::thread::sleep(Duration::from_secs(2));
     let asked = Instant::now();
     let r = lb.get("/lbstop");
     assert_eq!(r.status, 423, "{r:?}");
@@ -838,7 +840,16 @@ fn lbstop_closes_the_port_lets_calls_finish_then_exits() {
     });
     assert!(closed, "admin port still open after /lbstop");
 
-    // Dialogs (and calls) go on during the drain...
+    // New calls are refused during the drain...
+    let mut late = Sipp::uac("late", &target, 5, 10, 10);
+    let _ = late.wait(Duration::from_secs(15));
+    let refused = late.stats();
+    assert_eq!(refused.successful, 0, "a new call got through: {refused:?}");
+    assert_eq!(refused.failed, 5, "{refused:?}");
+    let trace = late.read("messages.log");
+    assert!(trace.contains("SIP/2.0 503"), "refused with 503: {trace}");
+
+    // ...while the dialogs under way finish (their BYEs get through).
     let code = uac.wait(Duration::from_secs(30));
     assert_eq!(code, Some(0), "uac {:?}", uac.stats());
     assert_eq!(uac.stats().successful, u64::from(CALLS));

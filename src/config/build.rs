@@ -64,8 +64,27 @@ pub fn build(file: &FileConfig) -> Result<Config> {
                 0 => None,
                 p => Some(p),
             },
+            shutdown_timeout: Duration::from_millis(
+                file.shutdown_timeout
+                    .unwrap_or(defaults::SHUTDOWN_TIMEOUT_MS),
+            ),
+            stop_credentials: build_stop_credentials(file)?,
         },
     })
+}
+
+/// `securityRequired` needs both `login` and `password`.
+fn build_stop_credentials(file: &FileConfig) -> Result<Option<(String, String)>> {
+    if !file.security_required.unwrap_or(false) {
+        return Ok(None);
+    }
+    match (&file.login, &file.password) {
+        (Some(l), Some(p)) if !l.is_empty() => Ok(Some((l.clone(), p.clone()))),
+        _ => err(
+            "securityRequired",
+            "is true but `login` and `password` are not both set",
+        ),
+    }
 }
 
 // === cores ===

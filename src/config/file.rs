@@ -44,6 +44,14 @@ pub struct FileConfig {
     /// Statistics port (`apiPort` at the original's HEAD); 0 turns it off.
     #[serde(alias = "apiPort")]
     pub statistic_port: Option<u16>,
+    /// `/lbstop` drain before the stop, ms.
+    pub shutdown_timeout: Option<u64>,
+    /// `/lbstop` requires `login` and `password`.
+    pub security_required: Option<bool>,
+    /// `/lbstop` login.
+    pub login: Option<String>,
+    /// `/lbstop` password.
+    pub password: Option<String>,
     /// SIP proxy section.
     pub sip: Option<FileSip>,
     /// Balancing algorithm section.

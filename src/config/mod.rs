@@ -369,10 +369,14 @@ pub enum TlsClientAuth {
 }
 
 /// Statistics endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatsConfig {
     /// `/lbstat` and `/metrics` port (`statisticPort`, alias `apiPort`); `None` = off.
     pub port: Option<u16>,
+    /// `/lbstop`: how long dialogs under way may go on (`shutdownTimeout`).
+    pub shutdown_timeout: Duration,
+    /// `/lbstop` credentials (`securityRequired` with `login`/`password`).
+    pub stop_credentials: Option<(String, String)>,
 }
 
 /// The embedded default configuration file (loopback, UDP 5060/5065).

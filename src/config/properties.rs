@@ -218,6 +218,14 @@ impl Importer {
             "statisticPort" | "apiPort" => {
                 self.out.file.statistic_port = Some(self.port(e, "statisticPort")?)
             }
+            "shutdownTimeout" => {
+                self.out.file.shutdown_timeout = Some(self.number(e, "shutdownTimeout")?)
+            }
+            "securityRequired" => {
+                self.out.file.security_required = Some(self.boolean(e, "securityRequired")?)
+            }
+            "login" => self.out.file.login = Some(self.text(e, "login")),
+            "password" => self.out.file.password = Some(self.text(e, "password")),
             "algorithmClass" => self.algorithm_class(e)?,
             "callIdAffinityMaxTimeInCache" => {
                 self.alg().call_id_affinity_max_time_in_cache =

@@ -93,7 +93,11 @@ fn expected_default() -> Config {
             max_connection_size: 10,
         },
         tls: TlsConfig::default(),
-        stats: StatsConfig { port: Some(2006) },
+        stats: StatsConfig {
+            port: Some(2006),
+            shutdown_timeout: std::time::Duration::from_secs(10),
+            stop_credentials: None,
+        },
     }
 }
 
@@ -223,4 +227,24 @@ fn properties_build_error_points_at_the_properties_key() {
     );
     let e = from_properties_str("externalHost=::zz\n", "lb.properties").unwrap_err();
     assert_eq!((e.line, e.key.as_str()), (Some(1), "externalHost"));
+}
+
+#[test]
+fn lbstop_keys_are_read_and_security_needs_both_credentials() {
+    let cfg = crate::config::from_yaml_str(
+        "shutdownTimeout: 2500\nsecurityRequired: true\nlogin: daddy\npassword: \"123456\"\n",
+        "t.yaml",
+    )
+    .expect("valid");
+    assert_eq!(
+        cfg.stats.shutdown_timeout,
+        std::time::Duration::from_millis(2500)
+    );
+    assert_eq!(
+        cfg.stats.stop_credentials,
+        Some(("daddy".into(), "123456".into()))
+    );
+    let e = crate::config::from_yaml_str("securityRequired: true\nlogin: x\n", "t.yaml")
+        .expect_err("password missing");
+    assert!(e.to_string().contains("securityRequired"), "{e}");
 }

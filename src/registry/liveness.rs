@@ -73,6 +73,8 @@ pub struct Registry {
     up_seq: u64,
     /// `switchover`s: dialogs of the first node continue on the second.
     redirects: Vec<(NodeId, NodeId)>,
+    /// The balancer drains: snapshots offer no node for new calls.
+    draining: bool,
 }
 
 /// One node and what the registry tracks about it beyond the snapshot.
@@ -106,6 +108,7 @@ impl Registry {
             health: cfg.health.clone(),
             up_seq: 0,
             redirects: Vec::new(),
+            draining: false,
         };
         for s in &cfg.static_nodes {
             registry.add_static(s, now);
@@ -134,6 +137,7 @@ impl Registry {
                 from_jvm_route,
                 to_jvm_route,
             } => self.switchover(&from_jvm_route, &to_jvm_route),
+            Event::Drain => !std::mem::replace(&mut self.draining, true),
         };
         self.bump_if(changed)
     }
@@ -207,8 +211,13 @@ impl Registry {
     /// The current snapshot (generation increases with each change).
     pub fn snapshot(&self) -> NodeSet {
         let nodes = self.entries.iter().map(|e| e.node.clone()).collect();
-        NodeSet::new(self.generation, nodes, self.latest_version)
-            .with_redirects(self.redirects.clone())
+        let set = NodeSet::new(self.generation, nodes, self.latest_version)
+            .with_redirects(self.redirects.clone());
+        if self.draining {
+            set.draining()
+        } else {
+            set
+        }
     }
 
     /// Generation of the next [`Registry::snapshot`].

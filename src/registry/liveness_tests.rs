@@ -432,3 +432,24 @@ fn static_node_without_udp_port_is_up_unprobed() {
     assert_eq!(r.snapshot().latest_version(), 1);
     assert!(r.poll_probe(t0, local()).is_none());
 }
+
+#[test]
+fn a_draining_balancer_offers_no_node_for_new_calls_but_keeps_them_alive() {
+    let t0 = crate::test_epoch();
+    let mut r = empty(t0);
+    assert!(r.handle_event(hb(NODE1), t0));
+    let id = only(&r).id;
+    assert_eq!(r.snapshot().eligible(2).len(), 1);
+    assert!(
+        r.handle_event(Event::Drain, ms(t0, 10)),
+        "the drain is a change"
+    );
+    assert!(!r.handle_event(Event::Drain, ms(t0, 20)), "once");
+    let set = r.snapshot();
+    assert!(set.is_draining());
+    assert!(set.eligible(2).is_empty(), "no new calls");
+    assert!(set.is_alive(id), "dialogs go on");
+    // Heartbeats keep the node alive, and new calls stay refused.
+    assert!(!r.handle_event(hb(NODE1), ms(t0, 100)) || r.snapshot().eligible(2).is_empty());
+    assert!(r.snapshot().eligible(2).is_empty());
+}

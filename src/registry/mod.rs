@@ -80,6 +80,8 @@ pub enum Event {
         /// The node's `sessionId`.
         session_id: String,
     },
+    /// The balancer drains (`/lbstop`): from now on no node takes new calls.
+    Drain,
     /// JSON `switchover`: dialogs of the node with `from_jvm_route` continue
     /// on the node with `to_jvm_route`.
     Switchover {

@@ -29,6 +29,9 @@ pub struct NodeSet {
     redirects: Vec<(NodeId, NodeId)>,
     /// Some eligible node ramps up (weight below full).
     ramping: bool,
+    /// The balancer drains (`/lbstop`): no node takes new calls, dialogs
+    /// and transactions under way go on.
+    draining: bool,
 }
 
 /// A node that takes new calls, as the hash algorithms scan it: 24 bytes
@@ -74,7 +77,22 @@ impl NodeSet {
             eligible,
             redirects: Vec::new(),
             ramping,
+            draining: false,
         }
+    }
+
+    /// The same set while the balancer drains: every node keeps its
+    /// dialogs, none takes a new call (they get the "no node" answer).
+    pub fn draining(mut self) -> NodeSet {
+        self.eligible.clear();
+        self.ramping = false;
+        self.draining = true;
+        self
+    }
+
+    /// Whether the balancer drains (see [`NodeSet::draining`]).
+    pub fn is_draining(&self) -> bool {
+        self.draining
     }
 
     /// The same set where the dialogs of each `(from, to)` continue on `to`

@@ -15,10 +15,10 @@
 //! `/lbstop` (the original's graceful stop for active-active keepalived
 //! pairs): answer `423`, close the admin listener at once (a keepalived
 //! check on the port then fails and the virtual IP moves to the peer), keep
-//! forwarding for [`SHUTDOWN_TIMEOUT`] so dialogs in progress can finish,
-//! then wake the main thread, which stops the shards as on SIGTERM. The
-//! balancer does not refuse new calls itself during that time: traffic
-//! still sent to it is forwarded as usual.
+//! forwarding for `shutdownTimeout` (10 s) so dialogs in progress can finish,
+//! then wake the main thread, which stops the shards as on SIGTERM. During
+//! the drain new calls are refused (the registry's snapshots offer no node
+//! for them: `Event::Drain`) while dialogs under way go on.
 
 mod logging;
 
@@ -60,9 +60,6 @@ const CPU_SAMPLE: Duration = Duration::from_secs(1);
 /// Snapshots queued for the admin thread (it takes the newest every [`TICK`]).
 const SNAPSHOT_QUEUE: usize = 16;
 
-/// `/lbstop` → stop delay (the original's `shutdownTimeout` default).
-pub(crate) const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// How the admin port behaves.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -88,6 +85,8 @@ pub(crate) struct Inputs {
     pub(crate) stop: Stop,
     /// Wakes the main thread for `/lbstop`.
     pub(crate) closer: Closer,
+    /// The registry's event queue (`/lbstop` starts the drain there).
+    pub(crate) events: crossbeam_channel::Sender<crate::registry::Event>,
 }
 
 /// The running admin thread.
@@ -108,8 +107,15 @@ impl Settings {
             .is_some_and(|l| l.ports.udp.is_some());
         Some(Settings {
             port,
-            drain: SHUTDOWN_TIMEOUT,
-            credentials: None,
+            drain: cfg.stats.shutdown_timeout,
+            credentials: cfg
+                .stats
+                .stop_credentials
+                .as_ref()
+                .map(|(login, password)| Credentials {
+                    login: login.clone(),
+                    password: password.clone(),
+                }),
             facts: Facts {
                 udp_listeners: 1 + u64::from(internal_udp),
                 smpp_servers: cfg.smpp.remote_servers.clone(),
@@ -156,6 +162,7 @@ impl Prepared {
         first: Arc<NodeSet>,
         stop: Stop,
         closer: Closer,
+        events: crossbeam_channel::Sender<crate::registry::Event>,
     ) -> Option<Admin> {
         let inputs = Inputs {
             board,
@@ -163,6 +170,7 @@ impl Prepared {
             snapshots: self.snapshots,
             stop,
             closer,
+            events,
         };
         spawn(self.listener, self.settings, inputs)
             .map_err(|e| warn!("admin port not served: cannot start its thread: {e}"))
@@ -339,7 +347,17 @@ impl Server {
     fn stop_after_drain(mut self) {
         self.listener = None;
         let drain = self.settings.drain;
-        info!("admin: port closed; forwarding for {drain:?} more, then stopping");
+        // Blocking send: the registry drains its queue every turn, and a
+        // drain that is not started would take new calls until the end.
+        if self
+            .inputs
+            .events
+            .send(crate::registry::Event::Drain)
+            .is_err()
+        {
+            warn!("admin: the registry is gone: new calls are not refused during the drain");
+        }
+        info!("admin: port closed; new calls refused, dialogs under way go on for {drain:?}, then stopping");
         let until = Instant::now() + drain;
         while !self.inputs.stop.is_set() {
             let left = until.saturating_duration_since(Instant::now());

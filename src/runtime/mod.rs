@@ -84,6 +84,7 @@ pub fn run(cfg: Config) -> io::Result<()> {
     let registry = Registry::new(&cfg.registry, &cfg.sip, now);
     let first = Arc::new(registry.snapshot());
     let (events_tx, events_rx) = crossbeam_channel::bounded(EVENT_QUEUE);
+    let admin_events = events_tx.clone();
     let (mut publishers, subscribers) = control::snapshot_channels(n);
     let intake = heartbeat_http::launch(heartbeat, &events_tx, &mut publishers, &first)?;
     let admin = admin::prepare(&cfg, &mut publishers)?;
@@ -112,9 +113,15 @@ pub fn run(cfg: Config) -> io::Result<()> {
         board: Arc::clone(&board),
     });
     let (threads, started) = shards::start(setups, &cpus, &signals.closer());
-    let admin = admin
-        .filter(|_| started.is_ok())
-        .and_then(|a| a.start(board, admin_first, stop.clone(), signals.closer()));
+    let admin = admin.filter(|_| started.is_ok()).and_then(|a| {
+        a.start(
+            board,
+            admin_first,
+            stop.clone(),
+            signals.closer(),
+            admin_events,
+        )
+    });
     if started.is_ok() {
         signals.wait();
         info!("shutting down");

@@ -80,8 +80,26 @@ impl Sipp {
     /// A UAC sending `calls` calls at `rate` cps to `target`, giving up
     /// after `timeout_s` seconds (then failing: `-timeout_error`).
     pub fn uac(tag: &str, target: &str, calls: u32, rate: u32, timeout_s: u32) -> Sipp {
-        let sf = scenario("uac.xml").to_string_lossy().into_owned();
-        let args: Vec<String> = vec![
+        Sipp::uac_lasting(tag, target, calls, rate, timeout_s, None)
+    }
+
+    /// Like `uac`; with `hold_ms`, each call stays up that long between
+    /// ACK and BYE (`tests/sipp/uac_long.xml`, `-d`).
+    pub fn uac_lasting(
+        tag: &str,
+        target: &str,
+        calls: u32,
+        rate: u32,
+        timeout_s: u32,
+        hold_ms: Option<u32>,
+    ) -> Sipp {
+        let file = if hold_ms.is_some() {
+            "uac_long.xml"
+        } else {
+            "uac.xml"
+        };
+        let sf = scenario(file).to_string_lossy().into_owned();
+        let mut args: Vec<String> = vec![
             "-sf".into(),
             sf,
             target.into(),
@@ -95,6 +113,9 @@ impl Sipp {
             "-recv_timeout".into(),
             "5s".into(),
         ];
+        if let Some(ms) = hold_ms {
+            args.extend(["-d".into(), ms.to_string()]);
+        }
         Sipp::spawn(tag, super::net::free_port(), &args)
     }
 

@@ -19,6 +19,8 @@ pub const HEARTBEAT_PORT: u16 = 2610;
 pub const MIN_TIMER_MS: u64 = 15;
 /// `statisticPort`.
 pub const STATISTIC_PORT: u16 = 2006;
+/// `shutdownTimeout`: the original's `/lbstop` drain, ms.
+pub const SHUTDOWN_TIMEOUT_MS: u64 = 10_000;
 /// `sip.isSendTrying`.
 pub const SEND_TRYING: bool = true;
 /// `sip.unavailableStatus`.
