@@ -11,12 +11,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::file::{
-    CoresSpec, FileAlgorithm, FileConfig, FileHealth, FileLeg, FileNode, FileProbe,
-    FileSip, FileSmpp, FileSsl, StrList,
+    CoresSpec, FileAlgorithm, FileConfig, FileHealth, FileLeg, FileNode, FileProbe, FileSip,
+    FileSmpp, FileSsl, StrList,
 };
 use super::{
-    AlgorithmConfig, AlgorithmKind, Config, Cores, HealthConfig, Leg, NoResponseCheck,
-    Ports, ProbeConfig, RampUp, RegistryConfig, SipConfig, SmppConfig, StaticNode, StatsConfig,
+    AlgorithmConfig, AlgorithmKind, Config, Cores, HealthConfig, Leg, NoResponseCheck, Ports,
+    ProbeConfig, RampUp, RegistryConfig, SipConfig, SmppConfig, StaticNode, StatsConfig,
     TlsClientAuth, TlsConfig,
 };
 

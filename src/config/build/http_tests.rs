@@ -29,12 +29,21 @@ fn new_keys_parse() {
 #[test]
 fn bad_values_name_the_key() {
     let cases = [
-        ("http: { unavailableHost: fallback.example.com }\n", "http.unavailableHost"),
-        ("http: { requestCheckPattern: '(' }\n", "http.requestCheckPattern"),
+        (
+            "http: { unavailableHost: fallback.example.com }\n",
+            "http.unavailableHost",
+        ),
+        (
+            "http: { requestCheckPattern: '(' }\n",
+            "http.requestCheckPattern",
+        ),
         ("http: { maxHeadSize: 10 }\n", "http.maxHeadSize"),
         ("http: { headerTimeout: 0 }\n", "http.headerTimeout"),
         ("http: { maxConnections: 0 }\n", "http.maxConnections"),
-        ("http: { urlRewrite: [ { pattern: '[' } ] }\n", "http.urlRewrite[0].pattern"),
+        (
+            "http: { urlRewrite: [ { pattern: '[' } ] }\n",
+            "http.urlRewrite[0].pattern",
+        ),
     ];
     for (text, key) in cases {
         let e = from_yaml_str(text, "t.yaml").unwrap_err();
@@ -46,7 +55,10 @@ fn bad_values_name_the_key() {
 fn properties_names() {
     let text = "httpPort=2080\nunavailableHost=10.0.0.9:8080\nrequestCheckPattern=/x\n";
     let (cfg, _) = from_properties_str(text, "lb.properties").unwrap();
-    assert_eq!(cfg.http.unavailable_host, Some("10.0.0.9:8080".parse().unwrap()));
+    assert_eq!(
+        cfg.http.unavailable_host,
+        Some("10.0.0.9:8080".parse().unwrap())
+    );
     assert_eq!(cfg.http.request_check_pattern.as_deref(), Some("/x"));
     let e = from_properties_str("requestCheckPattern=(\n", "lb.properties").unwrap_err();
     assert_eq!((e.key.as_str(), e.line), ("requestCheckPattern", Some(1)));
