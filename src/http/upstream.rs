@@ -251,7 +251,7 @@ impl HttpBalancer {
             };
             let rest = data.get(at..).unwrap_or_default();
             if c.phase == Phase::Tunnel {
-                self.to_client(k, rest, out);
+                self.relay_to_client(k, rest, out);
                 return data.len();
             }
             match c.ex.resp {
@@ -263,7 +263,7 @@ impl HttpBalancer {
                 Resp::Body(mut body) => match body.advance(rest) {
                     Ok((n, done)) => {
                         c.ex.resp = Resp::Body(body);
-                        self.to_client(k, rest.get(..n).unwrap_or_default(), out);
+                        self.relay_to_client(k, rest.get(..n).unwrap_or_default(), out);
                         at += n;
                         if !done {
                             return at;
@@ -379,7 +379,7 @@ impl HttpBalancer {
         self.counters.bytes_to_client += out.send_from(c.conn, start);
     }
 
-    fn to_client(&mut self, k: Key, bytes: &[u8], out: &mut Actions) {
+    fn relay_to_client(&mut self, k: Key, bytes: &[u8], out: &mut Actions) {
         let Some(c) = self.clients.get(k) else {
             return;
         };

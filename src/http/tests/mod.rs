@@ -51,12 +51,13 @@ pub(super) fn http_addr(i: u8) -> SocketAddr {
 }
 
 pub(super) fn settings() -> Settings {
-    let mut s = Settings::default();
-    s.header_timeout = 1000 * MS;
-    s.idle_timeout = 2000 * MS;
-    s.response_timeout = 3000 * MS;
-    s.upstream_idle_timeout = 4000 * MS;
-    s
+    Settings {
+        header_timeout: 1000 * MS,
+        idle_timeout: 2000 * MS,
+        response_timeout: 3000 * MS,
+        upstream_idle_timeout: 4000 * MS,
+        ..Settings::default()
+    }
 }
 
 /// The runtime's part and the clock.
