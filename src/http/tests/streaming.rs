@@ -292,3 +292,33 @@ fn counters_count_bytes_methods_and_classes() {
     assert_eq!(n.bytes_to_server, got.len() as u64);
     assert_eq!(n.bytes_to_client, resp.len() as u64);
 }
+
+#[test]
+fn steady_keep_alive_exchange_does_not_allocate() {
+    let mut net = one_node();
+    let c = net.client();
+    let (up, _) = net.request_to_new_node(c, &get("/warm"));
+    net.send(up, &ok("w"));
+    let req = b"GET /x?jsessionid=abc.nowhere HTTP/1.1\r\nHost: lb\r\nCookie: a=b\r\nConnection: keep-alive, X-A\r\nX-A: 1\r\n\r\n";
+    let resp = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+    let mut out = Actions::default();
+    let exchange = |lb: &mut HttpBalancer, now: Instant, out: &mut Actions| {
+        lb.on_data(c, req, now, out);
+        assert!(matches!(out.list.last(), Some(Action::Send { conn, .. }) if *conn == up));
+        out.clear();
+        lb.on_data(up, resp, now, out);
+        assert!(matches!(out.list.last(), Some(Action::Send { conn, .. }) if *conn == c));
+        out.clear();
+    };
+    let mut now = net.now;
+    for _ in 0..10 {
+        exchange(&mut net.lb, now, &mut out);
+    }
+    let before = crate::test_alloc::allocations();
+    for _ in 0..100 {
+        now += MS;
+        exchange(&mut net.lb, now, &mut out);
+    }
+    assert_eq!(crate::test_alloc::allocations() - before, 0);
+    assert_eq!(net.lb.counters().upstream_connects, 1);
+}
