@@ -71,6 +71,7 @@ use pool::Pool;
 use route::Router;
 use upstream::Upstream;
 
+mod answer;
 pub mod body;
 pub mod chunked;
 mod client;

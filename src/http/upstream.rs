@@ -336,8 +336,11 @@ impl HttpBalancer {
             return None;
         }
         if code < 200 {
-            // Interim (100 Continue, 103 Early Hints): relayed, the final one follows.
-            self.relay_head(k, h, buf, Persist::Default, out);
+            // Interim (100 Continue, 103 Early Hints): relayed, the final
+            // one follows. Never to an HTTP/1.0 client (RFC 9110 §15.2).
+            if c.head.minor > 0 {
+                self.relay_head(k, h, buf, Persist::Default, out);
+            }
             return Some(h.len);
         }
         if c.ex.check && code >= 400 {
