@@ -9,6 +9,7 @@
 //! - [`stats`]: per-shard counters.
 //! - [`tls`]: rustls configurations and a sans-IO TLS session.
 //! - [`ws`]: WebSocket handshake and frames (sans-IO).
+//! - [`http`]: the HTTP/1.1 and WebSocket balancer core (sans-IO).
 //! - [`smpp`]: SMPP 3.4 codec and sessions (sans-IO).
 //! - [`runtime`]: shards, sockets, mesh, registry task (the only I/O).
 //!

@@ -11,16 +11,17 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::file::{
-    CoresSpec, FileAlgorithm, FileConfig, FileHealth, FileHttp, FileLeg, FileNode, FileProbe,
-    FileSip, FileSmpp, FileSsl, StrList,
+    CoresSpec, FileAlgorithm, FileConfig, FileHealth, FileLeg, FileNode, FileProbe, FileSip,
+    FileSmpp, FileSsl, StrList,
 };
 use super::{
-    AlgorithmConfig, AlgorithmKind, Config, Cores, HealthConfig, HttpConfig, Leg, NoResponseCheck,
-    Ports, ProbeConfig, RampUp, RegistryConfig, SipConfig, SmppConfig, StaticNode, StatsConfig,
+    AlgorithmConfig, AlgorithmKind, Config, Cores, HealthConfig, Leg, NoResponseCheck, Ports,
+    ProbeConfig, RampUp, RegistryConfig, SipConfig, SmppConfig, StaticNode, StatsConfig,
     TlsClientAuth, TlsConfig,
 };
 
 pub mod defaults;
+mod http;
 mod values;
 
 use values::{at_least, count, ip_list, ms, opt, parse_socket_addr, port, timer};
@@ -56,7 +57,7 @@ pub fn build(file: &FileConfig) -> Result<Config> {
         sip: build_sip(&sip, host)?,
         registry: build_registry(file)?,
         algorithm: build_algorithm(&file.algorithm.clone().unwrap_or_default())?,
-        http: build_http(&file.http.clone().unwrap_or_default())?,
+        http: http::build_http(&file.http.clone().unwrap_or_default())?,
         smpp: build_smpp(&file.smpp.clone().unwrap_or_default())?,
         tls: build_tls(&file.ssl.clone().unwrap_or_default())?,
         stats: StatsConfig {
@@ -596,16 +597,7 @@ fn build_subclusters(groups: &[Vec<String>]) -> Result<Vec<Vec<IpAddr>>> {
     Ok(out)
 }
 
-// === http, smpp, tls ===
-
-fn build_http(h: &FileHttp) -> Result<HttpConfig> {
-    Ok(HttpConfig {
-        http_port: port("http.httpPort", h.http_port)?,
-        https_port: port("http.httpsPort", h.https_port)?,
-        unavailable_host: h.unavailable_host.clone().filter(|s| !s.is_empty()),
-        remote_server_ssl: h.is_remote_server_ssl.unwrap_or(false),
-    })
-}
+// === smpp, tls ===
 
 fn build_smpp(s: &FileSmpp) -> Result<SmppConfig> {
     let servers = s

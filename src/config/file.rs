@@ -285,10 +285,42 @@ pub struct FileHttp {
     pub http_port: Option<u16>,
     /// HTTPS listener port.
     pub https_port: Option<u16>,
-    /// Fallback host when no node is alive.
+    /// `ip[:port]` requests go to when no node is alive.
     pub unavailable_host: Option<String>,
     /// TLS towards nodes.
     pub is_remote_server_ssl: Option<bool>,
+    /// 302 from HTTP to HTTPS when `httpsPort` is set.
+    pub redirect_to_https: Option<bool>,
+    /// Regex on the request-target; 4xx/5xx answers mark the node bad.
+    pub request_check_pattern: Option<String>,
+    /// Request-target rewrite rules, applied in order.
+    pub url_rewrite: Option<Vec<FileUrlRewrite>>,
+    /// Add X-Forwarded-For / X-Forwarded-Proto / Forwarded.
+    pub add_forwarded_headers: Option<bool>,
+    /// Largest head, bytes.
+    pub max_head_size: Option<usize>,
+    /// Longest request-target, bytes.
+    pub max_uri_length: Option<usize>,
+    /// ms.
+    pub header_timeout: Option<u64>,
+    /// ms.
+    pub idle_timeout: Option<u64>,
+    /// ms.
+    pub upstream_idle_timeout: Option<u64>,
+    /// ms.
+    pub response_timeout: Option<u64>,
+    /// Client connections per shard.
+    pub max_connections: Option<usize>,
+}
+
+/// One `http.urlRewrite` entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FileUrlRewrite {
+    /// Regular expression on the request-target.
+    pub pattern: Option<String>,
+    /// Replacement (`$1` for groups).
+    pub replacement: Option<String>,
 }
 
 /// `smpp:` section.

@@ -31,7 +31,7 @@ pub struct Config {
     pub registry: RegistryConfig,
     /// Balancing algorithm and its tables.
     pub algorithm: AlgorithmConfig,
-    /// HTTP balancer (parsed now; wired by a later issue).
+    /// HTTP balancer.
     pub http: HttpConfig,
     /// SMPP balancer (parsed now; wired by a later issue).
     pub smpp: SmppConfig,
@@ -279,17 +279,52 @@ pub struct AlgorithmConfig {
     pub subcluster_map: Vec<Vec<IpAddr>>,
 }
 
-/// HTTP balancer settings (parsed now, wired later).
+/// HTTP balancer settings (`http:`; `src/http/`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpConfig {
     /// Plain HTTP listener port; `None` disables HTTP balancing.
     pub http_port: Option<u16>,
     /// HTTPS listener port.
     pub https_port: Option<u16>,
-    /// Host requests are sent to when no node is alive.
-    pub unavailable_host: Option<String>,
+    /// Where requests are proxied when no node can take them (`ip[:port]`,
+    /// port 80 by default); `None` = answer `503`.
+    pub unavailable_host: Option<SocketAddr>,
     /// Use TLS towards nodes (`isRemoteServerSsl`).
     pub remote_server_ssl: bool,
+    /// With `https_port`, answer every plain-HTTP request `302` to HTTPS.
+    pub redirect_to_https: bool,
+    /// A request whose target matches this regex marks its node bad for
+    /// HTTP when the node answers 4xx/5xx (`requestCheckPattern`).
+    pub request_check_pattern: Option<String>,
+    /// Request-target rewrites applied in order before the node choice.
+    pub url_rewrite: Vec<UrlRewrite>,
+    /// Add `X-Forwarded-For`, `X-Forwarded-Proto` and `Forwarded`.
+    pub add_forwarded_headers: bool,
+    /// Largest request or response head, bytes (`431` / `502` beyond).
+    pub max_head_size: usize,
+    /// Longest request-target, bytes (`414` beyond).
+    pub max_uri_length: usize,
+    /// A request head must be complete this long after its first byte (`408`).
+    pub header_timeout: Duration,
+    /// A client connection idle (between requests, or while sending a body)
+    /// this long is closed.
+    pub idle_timeout: Duration,
+    /// Idle pooled connections to nodes are closed after this.
+    pub upstream_idle_timeout: Duration,
+    /// A node silent this long while a response is due gets the client `504`.
+    pub response_timeout: Duration,
+    /// Client connections per shard; beyond, `503` and close.
+    pub max_connections: usize,
+}
+
+/// One `http.urlRewrite` rule: regex `pattern` on the request-target,
+/// replaced by `replacement` (`$1`, `${name}` refer to groups).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlRewrite {
+    /// Regular expression.
+    pub pattern: String,
+    /// Replacement text.
+    pub replacement: String,
 }
 
 /// SMPP balancer settings (parsed now, wired later).

@@ -306,6 +306,9 @@ impl Importer {
             "isRemoteServerSsl" => {
                 self.http().is_remote_server_ssl = Some(self.boolean(e, "http.isRemoteServerSsl")?)
             }
+            "requestCheckPattern" => {
+                self.http().request_check_pattern = Some(self.text(e, "http.requestCheckPattern"))
+            }
             _ => return self.map_smpp_ssl(e),
         }
         Ok(Kind::Known)

@@ -71,3 +71,21 @@ pub const SMPP_CHECK_CLIENT_MS: u64 = 3000;
 pub const SMPP_CHECK_SERVER_MS: u64 = 3000;
 /// `smpp.maxConnectionSize`: the guide's "no more than ten outstanding".
 pub const SMPP_MAX_CONNECTION_SIZE: usize = 10;
+/// `http.maxHeadSize`, bytes.
+pub const HTTP_MAX_HEAD_SIZE: usize = 16 * 1024;
+/// `http.maxUriLength`, bytes.
+pub const HTTP_MAX_URI_LENGTH: usize = 8 * 1024;
+/// `http.headerTimeout`, ms.
+pub const HTTP_HEADER_TIMEOUT_MS: u64 = 10_000;
+/// `http.idleTimeout`, ms.
+pub const HTTP_IDLE_TIMEOUT_MS: u64 = 60_000;
+/// `http.upstreamIdleTimeout`, ms: below the keep-alive timeout of common
+/// servers (nginx 75 s, Tomcat 20 s, Apache 5 s), so the balancer, not the
+/// node, closes an idle pooled connection and a reused one is rarely stale.
+pub const HTTP_UPSTREAM_IDLE_TIMEOUT_MS: u64 = 4_000;
+/// `http.responseTimeout`, ms.
+pub const HTTP_RESPONSE_TIMEOUT_MS: u64 = 60_000;
+/// `http.maxConnections`, per shard.
+pub const HTTP_MAX_CONNECTIONS: usize = 10_000;
+/// Port of an `http.unavailableHost` without one (the original's).
+pub const HTTP_UNAVAILABLE_HOST_PORT: u16 = 80;

@@ -63,7 +63,7 @@ mod group;
 mod link;
 mod msgid;
 mod pending;
-mod slab;
+pub(crate) mod slab;
 mod timers;
 
 #[cfg(test)]
