@@ -14,11 +14,15 @@ pub mod proxy;
 
 mod choice;
 pub mod edit;
+pub mod extensions;
 pub mod framing;
 pub mod reply;
+pub mod nat;
 mod request;
 mod response;
 pub mod routes;
+pub mod rules;
+pub mod scanners;
 pub mod settings;
 pub mod transport;
 pub mod vias;
