@@ -29,4 +29,6 @@ pub mod vias;
 pub mod write;
 
 #[cfg(test)]
+mod policy_tests;
+#[cfg(test)]
 mod tests;
