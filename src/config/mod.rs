@@ -516,3 +516,6 @@ mod tests;
 
 #[cfg(test)]
 mod algorithm_tests;
+
+#[cfg(test)]
+mod sip_policy_tests;
