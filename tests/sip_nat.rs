@@ -60,16 +60,25 @@ fn client_sees_the_public_address_and_comes_back_through_it() {
     let node = rig.nodes[i].addr();
     let contact = format!("<sip:bob@{node};transport=udp>");
     rig.nodes[i].send(&reply_with_contact(&m, 200, "OK", &contact), from);
-    let ok = rig.client.recv_status(200, WAIT).expect("200 at the client");
+    let ok = rig
+        .client
+        .recv_status(200, WAIT)
+        .expect("200 at the client");
     let rr = ok.record_routes();
     assert_eq!(rr.len(), 2, "{rr:?}");
-    assert!(rr[0].starts_with(&format!("<sip:127.0.0.1:{pi};")), "{rr:?}");
+    assert!(
+        rr[0].starts_with(&format!("<sip:127.0.0.1:{pi};")),
+        "{rr:?}"
+    );
     assert!(
         rr[1].starts_with(&format!("<sip:{PUBLIC}:{pe};transport=udp;lr;node_host=")),
         "{rr:?}"
     );
     let their_contact = ok.header("contact").unwrap();
-    assert_eq!(their_contact, format!("<sip:bob@{PUBLIC}:{pe};transport=udp>"));
+    assert_eq!(
+        their_contact,
+        format!("<sip:bob@{PUBLIC}:{pe};transport=udp>")
+    );
     // The client's BYE: Request-URI = the Contact, Route = the Record-Routes
     // reversed. It reaches our external port (the NAT maps the public
     // address onto it) and must find the node.
@@ -115,7 +124,10 @@ fn node_invite_reaches_the_client_with_public_addresses() {
     assert_eq!(from, rig.lb.external);
     let rr = m.record_routes();
     assert!(rr[0].starts_with(&format!("<sip:{PUBLIC}:{pe};")), "{rr:?}");
-    assert!(rr[1].starts_with(&format!("<sip:127.0.0.1:{pi};")), "{rr:?}");
+    assert!(
+        rr[1].starts_with(&format!("<sip:127.0.0.1:{pi};")),
+        "{rr:?}"
+    );
     assert_eq!(
         m.header("contact").as_deref(),
         Some(format!("<sip:alice@{PUBLIC}:{pe}>").as_str()),
@@ -197,11 +209,15 @@ fn scanners_get_no_answer_and_are_counted() {
         "a scanner gets nothing"
     );
     assert!(rig.nodes_silent(QUIET), "nor does the node");
-    rig.send(&rig.req("INVITE", "ua@c", "z9hG4bKua").with("User-Agent: Linphone/5"));
+    rig.send(
+        &rig.req("INVITE", "ua@c", "z9hG4bKua")
+            .with("User-Agent: Linphone/5"),
+    );
     rig.must_recv("INVITE from a real UA");
     let name = "sip_balancer_sip_blocked_total";
     assert!(
-        wait_until(Duration::from_secs(3), || counter(&metrics(port), name) == Some(3)),
+        wait_until(Duration::from_secs(3), || counter(&metrics(port), name)
+            == Some(3)),
         "{}",
         metrics(port)
     );
@@ -219,7 +235,10 @@ fn route_naming_our_host_name_is_stripped() {
         ),
         1,
     );
-    for (i, host) in ["lb.example.com", "edge-2.LB.example.com"].into_iter().enumerate() {
+    for (i, host) in ["lb.example.com", "edge-2.LB.example.com"]
+        .into_iter()
+        .enumerate()
+    {
         let r = rig
             .req("INVITE", &format!("mh-{i}@c"), "z9hG4bKmh")
             .with(&format!("Route: <sip:{host};lr>"));

@@ -24,8 +24,8 @@ pub mod defaults;
 mod sip_policy;
 mod values;
 
-use values::{at_least, count, ip_list, ms, opt, parse_socket_addr, port, timer};
 pub use sip_policy::anchored;
+use values::{at_least, count, ip_list, ms, opt, parse_socket_addr, port, timer};
 pub use values::{parse_ip, parse_transport};
 
 /// A validation failure: the YAML path of the key and what is wrong.

@@ -62,9 +62,13 @@ fn routing_rules_in_order_with_patch_default_false() {
 
 #[test]
 fn bad_routing_rules_name_the_rule() {
-    let e = yaml_err("sip:\n  routingRulesIpv4:\n    - ipPattern: '10\\..*'\n    - ipPattern: '10.(0'\n");
+    let e = yaml_err(
+        "sip:\n  routingRulesIpv4:\n    - ipPattern: '10\\..*'\n    - ipPattern: '10.(0'\n",
+    );
     assert!(
-        e.starts_with("t.yaml:4: sip.routingRulesIpv4[1].ipPattern: `10.(0` is not a regular expression"),
+        e.starts_with(
+            "t.yaml:4: sip.routingRulesIpv4[1].ipPattern: `10.(0` is not a regular expression"
+        ),
         "{e}"
     );
     assert_eq!(
@@ -79,12 +83,18 @@ fn bad_routing_rules_name_the_rule() {
 fn blocked_values_lower_cased_and_never_empty() {
     let cfg = yaml("sip:\n  blockedValues: [EvilBot, ' Scan ']\n");
     assert_eq!(cfg.sip.blocked_values, ["evilbot", "scan"]);
-    assert!(yaml("sip:\n  blockedValues: []\n").sip.blocked_values.is_empty());
+    assert!(yaml("sip:\n  blockedValues: []\n")
+        .sip
+        .blocked_values
+        .is_empty());
     assert_eq!(
         yaml_err("sip:\n  blockedValues: [a, '']\n"),
         "t.yaml:2: sip.blockedValues: an empty entry would block every request"
     );
-    assert_eq!(props("blocked-values=Foo, bar\n").sip.blocked_values, ["foo", "bar"]);
+    assert_eq!(
+        props("blocked-values=Foo, bar\n").sip.blocked_values,
+        ["foo", "bar"]
+    );
     assert_eq!(
         props("blockedValues=\n").sip.blocked_values,
         Config::embedded_default().sip.blocked_values,
@@ -95,14 +105,25 @@ fn blocked_values_lower_cased_and_never_empty() {
 #[test]
 fn route_host_is_a_lower_cased_host_name() {
     let cfg = yaml("sip:\n  matchingHostnameForRoute: LB.Example.com\n  isFilterSubdomain: true\n");
-    assert_eq!(cfg.sip.matching_hostname_for_route.as_deref(), Some("lb.example.com"));
+    assert_eq!(
+        cfg.sip.matching_hostname_for_route.as_deref(),
+        Some("lb.example.com")
+    );
     assert!(cfg.sip.is_filter_subdomain);
     assert_eq!(
         yaml_err("sip:\n  matchingHostnameForRoute: 'lb example'\n"),
         "t.yaml:2: sip.matchingHostnameForRoute: `lb example` is not a host name"
     );
-    assert_eq!(yaml("sip:\n  matchingHostnameForRoute: ''\n").sip.matching_hostname_for_route, None);
+    assert_eq!(
+        yaml("sip:\n  matchingHostnameForRoute: ''\n")
+            .sip
+            .matching_hostname_for_route,
+        None
+    );
     let p = props("matchingHostnameForRoute=lb.example.com\nisFilterSubdomain=true\n");
-    assert_eq!(p.sip.matching_hostname_for_route.as_deref(), Some("lb.example.com"));
+    assert_eq!(
+        p.sip.matching_hostname_for_route.as_deref(),
+        Some("lb.example.com")
+    );
     assert!(p.sip.is_filter_subdomain);
 }

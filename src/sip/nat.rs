@@ -111,10 +111,7 @@ impl Nat {
         let (t, mark) = edits.text();
         push_host(t, self.ip);
         t.push(b':');
-        push_u32(
-            t,
-            u32::from(self.contact_port[transport::index(towards)]),
-        );
+        push_u32(t, u32::from(self.contact_port[transport::index(towards)]));
         edits.finish(mark, entry.uri.host_port.start, entry.uri.host_port.end);
     }
 }

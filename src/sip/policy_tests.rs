@@ -156,7 +156,10 @@ fn node_initial_invite_gets_public_record_route_and_contact() {
     assert_eq!(dst.to_string(), CLIENT);
     let rr = lines(fwd, "Record-Route");
     assert!(rr[0].starts_with("Record-Route: <sip:203.0.113.7:5060;transport=udp;lr;node_host=127.0.0.1;node_port=4060;"), "{rr:?}");
-    assert!(rr[1].starts_with("Record-Route: <sip:127.0.0.1:5065;"), "{rr:?}");
+    assert!(
+        rr[1].starts_with("Record-Route: <sip:127.0.0.1:5065;"),
+        "{rr:?}"
+    );
     assert_eq!(
         lines(fwd, "Contact"),
         ["Contact: \"Node\" <sip:n@203.0.113.7:5060;transport=udp>;expires=60"]
@@ -185,8 +188,7 @@ fn public_ip_of_the_other_family_changes_nothing() {
 
 // === routing rules ===
 
-const IP_LB: &str =
-    ", ipLoadBalancerAddress: [192.0.2.50], ipLoadBalancerUdpPort: 5090";
+const IP_LB: &str = ", ipLoadBalancerAddress: [192.0.2.50], ipLoadBalancerUdpPort: 5090";
 
 fn rules(pattern: &str, patch: bool) -> String {
     format!(
@@ -205,7 +207,11 @@ fn private_caller_gets_real_addresses_others_the_ip_load_balancer() {
         let cfg = cfg(IP_LB, &rules(pattern, patch));
         let mut sim = sim(&cfg);
         let fwd = invite_to_node(&mut sim, "rr-1");
-        let external = if real { "127.0.0.1:5060" } else { "192.0.2.50:5090" };
+        let external = if real {
+            "127.0.0.1:5060"
+        } else {
+            "192.0.2.50:5090"
+        };
         let rr = lines(&fwd, "Record-Route");
         assert!(
             rr[1].starts_with(&format!("Record-Route: <sip:{external};transport=udp;lr;")),
@@ -233,7 +239,11 @@ fn private_caller_gets_no_public_ip_patching() {
     let mut sim = sim(&cfg);
     let fwd = invite_to_node(&mut sim, "rr-2");
     let contact = "Contact: <sip:bob@127.0.0.1:4060>\r\n";
-    let out = sim.feed(LegId::Internal, NODE_A, &answer(&fwd, "200 OK", "1 INVITE", contact));
+    let out = sim.feed(
+        LegId::Internal,
+        NODE_A,
+        &answer(&fwd, "200 OK", "1 INVITE", contact),
+    );
     let text = &out[0].2;
     assert!(lines(text, "Record-Route")[1].starts_with("Record-Route: <sip:127.0.0.1:5060;"));
     assert_eq!(lines(text, "Contact"), [contact.trim_end()]);
@@ -253,11 +263,18 @@ fn invite_with_route(route: &str) -> String {
 fn first_route_naming_the_host_is_removed() {
     let cfg = cfg("", "matchingHostnameForRoute: lb.example.com\n");
     let mut sim = sim(&cfg);
-    let out = sim.feed(LegId::External, CLIENT, &invite_with_route("<sip:LB.example.com;lr>"));
+    let out = sim.feed(
+        LegId::External,
+        CLIENT,
+        &invite_with_route("<sip:LB.example.com;lr>"),
+    );
     let (_, dst, fwd) = out.last().unwrap();
     assert_eq!(dst.to_string(), NODE_A);
     assert!(lines(fwd, "Route").is_empty(), "{fwd}");
-    assert!(fwd.starts_with("INVITE sip:bob@127.0.0.1:4060 SIP/2.0\r\n"), "{fwd}");
+    assert!(
+        fwd.starts_with("INVITE sip:bob@127.0.0.1:4060 SIP/2.0\r\n"),
+        "{fwd}"
+    );
     // Then our own entries go too.
     let out = sim.feed(
         LegId::External,
@@ -266,11 +283,17 @@ fn first_route_naming_the_host_is_removed() {
     );
     assert!(lines(&out.last().unwrap().2, "Route").is_empty());
     // Only the first entry is looked at, and subdomains need isFilterSubdomain.
-    for route in ["<sip:127.0.0.1:5060;lr>, <sip:lb.example.com;lr>", "<sip:a.lb.example.com;lr>"] {
+    for route in [
+        "<sip:127.0.0.1:5060;lr>, <sip:lb.example.com;lr>",
+        "<sip:a.lb.example.com;lr>",
+    ] {
         let out = sim.feed(LegId::External, CLIENT, &invite_with_route(route));
         let fwd = &out.last().unwrap().2;
         assert_eq!(lines(fwd, "Route").len(), 2, "{route}: {fwd}");
-        assert_eq!(lines(fwd, "Route")[0], "Route: <sip:127.0.0.1:4060;transport=udp;lr>");
+        assert_eq!(
+            lines(fwd, "Route")[0],
+            "Route: <sip:127.0.0.1:4060;transport=udp;lr>"
+        );
     }
 }
 
@@ -303,15 +326,26 @@ fn scanners_get_nothing_and_are_counted() {
         "User-Agent: friendly-scanner\r\n",
         "User-Agent: SIPVicious 0.3\r\n",
     ] {
-        assert!(sim.feed(LegId::External, CLIENT, &invite("sc-1", "z9hG4bKs", extra)).is_empty());
+        assert!(sim
+            .feed(LegId::External, CLIENT, &invite("sc-1", "z9hG4bKs", extra))
+            .is_empty());
     }
-    let from = invite("sc-2", "z9hG4bKs", "").replace("<sip:alice@a.example>", "\"sipcli\" <sip:100@a.example>");
+    let from = invite("sc-2", "z9hG4bKs", "")
+        .replace("<sip:alice@a.example>", "\"sipcli\" <sip:100@a.example>");
     assert!(sim.feed(LegId::External, CLIENT, &from).is_empty());
     assert_eq!(sim.proxy.counters().blocked, 3);
     assert_eq!(sim.proxy.counters().replies_sent, 0);
     // A real UA passes, and so does an in-dialog request carrying our hint
     // or anything from a node.
-    assert_eq!(sim.feed(LegId::External, CLIENT, &invite("sc-3", "z9hG4bKs", "User-Agent: Linphone\r\n")).len(), 2);
+    assert_eq!(
+        sim.feed(
+            LegId::External,
+            CLIENT,
+            &invite("sc-3", "z9hG4bKs", "User-Agent: Linphone\r\n")
+        )
+        .len(),
+        2
+    );
     let hinted = invite(
         "sc-4",
         "z9hG4bKs",
@@ -327,11 +361,33 @@ fn scanners_get_nothing_and_are_counted() {
 fn custom_and_empty_blocked_values() {
     let custom = cfg("", "blockedValues: [EvilBot]\n");
     let mut sim = sim(&custom);
-    assert!(sim.feed(LegId::External, CLIENT, &invite("b-1", "z9hG4bKe", "User-Agent: evilbot/2\r\n")).is_empty());
-    assert_eq!(sim.feed(LegId::External, CLIENT, &invite("b-2", "z9hG4bKe", "User-Agent: friendly-scanner\r\n")).len(), 2);
+    assert!(sim
+        .feed(
+            LegId::External,
+            CLIENT,
+            &invite("b-1", "z9hG4bKe", "User-Agent: evilbot/2\r\n")
+        )
+        .is_empty());
+    assert_eq!(
+        sim.feed(
+            LegId::External,
+            CLIENT,
+            &invite("b-2", "z9hG4bKe", "User-Agent: friendly-scanner\r\n")
+        )
+        .len(),
+        2
+    );
     let none = cfg("", "blockedValues: []\n");
     let mut sim = Sim::new(&none, nodes(&[(1, NODE_A, NodeState::Up)]));
-    assert_eq!(sim.feed(LegId::External, CLIENT, &invite("b-3", "z9hG4bKe", "User-Agent: friendly-scanner\r\n")).len(), 2);
+    assert_eq!(
+        sim.feed(
+            LegId::External,
+            CLIENT,
+            &invite("b-3", "z9hG4bKe", "User-Agent: friendly-scanner\r\n")
+        )
+        .len(),
+        2
+    );
 }
 
 // === Proxy-Require ===
@@ -343,7 +399,11 @@ fn proxy_require_is_refused_with_420_and_not_forwarded() {
     let out = sim.feed(
         LegId::External,
         CLIENT,
-        &invite("pr-1", "z9hG4bKpr", "Proxy-Require: foo, bar\r\nRequire: 100rel\r\n"),
+        &invite(
+            "pr-1",
+            "z9hG4bKpr",
+            "Proxy-Require: foo, bar\r\nRequire: 100rel\r\n",
+        ),
     );
     assert_eq!(out.len(), 1, "{out:?}");
     let (leg, dst, text) = &out[0];
@@ -354,7 +414,15 @@ fn proxy_require_is_refused_with_420_and_not_forwarded() {
         .replace("INVITE sip", "ACK sip")
         .replace("1 INVITE", "1 ACK");
     let out = sim.feed(LegId::External, CLIENT, &ack);
-    assert_eq!(out.last().unwrap().1.to_string(), NODE_A, "an ACK is forwarded");
-    let out = sim.feed(LegId::External, CLIENT, &invite("pr-2", "z9hG4bKpr", "Require: foo\r\n"));
+    assert_eq!(
+        out.last().unwrap().1.to_string(),
+        NODE_A,
+        "an ACK is forwarded"
+    );
+    let out = sim.feed(
+        LegId::External,
+        CLIENT,
+        &invite("pr-2", "z9hG4bKpr", "Require: foo\r\n"),
+    );
     assert_eq!(out.len(), 2, "Require is the node's business");
 }

@@ -129,11 +129,16 @@ pub fn bad_request(out: &mut Vec<u8>, buf: &[u8]) -> bool {
 
 /// `SIP/<digits>.<digits>`.
 fn is_sip_version(v: &[u8]) -> bool {
-    let Some(rest) = v.get(..4).filter(|p| p.eq_ignore_ascii_case(b"SIP/")).and(v.get(4..)) else {
+    let Some(rest) = v
+        .get(..4)
+        .filter(|p| p.eq_ignore_ascii_case(b"SIP/"))
+        .and(v.get(4..))
+    else {
         return false;
     };
     let mut parts = rest.split(|&b| b == b'.');
-    let digits = |p: Option<&[u8]>| p.is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
+    let digits =
+        |p: Option<&[u8]>| p.is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
     digits(parts.next()) && digits(parts.next()) && parts.next().is_none()
 }
 
@@ -186,16 +191,32 @@ mod tests {
     fn other_version_gets_505_and_trailing_space_400() {
         let head = "Via: SIP/7.0/UDP c.example.com;branch=z9hG4bKk\r\nCall-ID: v\r\nCSeq: 1 OPTIONS\r\n\r\n";
         let mut out = Vec::new();
-        assert!(bad_request(&mut out, format!("OPTIONS sip:t@example.org SIP/7.0\r\n{head}").as_bytes()));
+        assert!(bad_request(
+            &mut out,
+            format!("OPTIONS sip:t@example.org SIP/7.0\r\n{head}").as_bytes()
+        ));
         let text = String::from_utf8(out).unwrap();
-        assert!(text.starts_with("SIP/2.0 505 Version Not Supported\r\n"), "{text}");
+        assert!(
+            text.starts_with("SIP/2.0 505 Version Not Supported\r\n"),
+            "{text}"
+        );
         assert!(text.contains("Via: SIP/7.0/UDP c.example.com;branch=z9hG4bKk\r\n"));
         let mut out = Vec::new();
-        assert!(bad_request(&mut out, format!("OPTIONS sip:t@example.org SIP/2.0  \r\n{head}").as_bytes()));
+        assert!(bad_request(
+            &mut out,
+            format!("OPTIONS sip:t@example.org SIP/2.0  \r\n{head}").as_bytes()
+        ));
         assert!(out.starts_with(b"SIP/2.0 400 Bad Request\r\n"));
-        for line in ["OPTIONS sip:t@example.org SIP/x.0", "OPTIONS sip:t HTTP/1.1", "SIP/7.0"] {
+        for line in [
+            "OPTIONS sip:t@example.org SIP/x.0",
+            "OPTIONS sip:t HTTP/1.1",
+            "SIP/7.0",
+        ] {
             let mut out = Vec::new();
-            assert!(!bad_request(&mut out, format!("{line}\r\n{head}").as_bytes()), "{line}");
+            assert!(
+                !bad_request(&mut out, format!("{line}\r\n{head}").as_bytes()),
+                "{line}"
+            );
         }
     }
 }

@@ -363,11 +363,19 @@ impl Proxy {
         let at = first_via_line(msg);
         // The caller's address, for the routing rules: the client for a
         // request towards a node, the next hop for one towards a client.
-        let caller = if towards_node { d.src.ip() } else { target.dst.ip() };
+        let caller = if towards_node {
+            d.src.ip()
+        } else {
+            target.dst.ip()
+        };
         let real = self.settings.rules_matter
             && !caller.is_unspecified()
             && self.settings.rules.wants_real(caller);
-        let nat = self.settings.nat.as_ref().filter(|_| !towards_node && !real);
+        let nat = self
+            .settings
+            .nat
+            .as_ref()
+            .filter(|_| !towards_node && !real);
         if is_dialog_creating(msg, method) {
             let rr_at = msg
                 .header(HeaderName::RecordRoute)

@@ -106,7 +106,10 @@ mod tests {
         let r = rules(&[(r"10\.0\.0\..*", false), (r"192\.168\..*", true)], &[]);
         assert!(r.wants_real("10.0.0.5".parse().unwrap()));
         assert!(!r.wants_real("110.0.0.5".parse().unwrap()), "anchored");
-        assert!(!r.wants_real("192.168.1.1".parse().unwrap()), "patch=true: no effect");
+        assert!(
+            !r.wants_real("192.168.1.1".parse().unwrap()),
+            "patch=true: no effect"
+        );
         assert!(!r.wants_real("::1".parse().unwrap()), "no IPv6 rule");
     }
 
@@ -115,6 +118,9 @@ mod tests {
         let r = rules(&[], &[("fd00:.*", false)]);
         assert!(r.wants_real("fd00::5".parse().unwrap()));
         assert!(!r.wants_real("10.0.0.5".parse().unwrap()));
-        assert!(rules(&[("x", true)], &[]).is_empty(), "only patch=true rules");
+        assert!(
+            rules(&[("x", true)], &[]).is_empty(),
+            "only patch=true rules"
+        );
     }
 }

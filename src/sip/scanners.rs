@@ -67,7 +67,10 @@ mod tests {
 
     #[test]
     fn substring_in_any_case() {
-        assert!(contains_ignore_case(b"Friendly-Scanner 1.0", b"friendly-scanner"));
+        assert!(contains_ignore_case(
+            b"Friendly-Scanner 1.0",
+            b"friendly-scanner"
+        ));
         assert!(contains_ignore_case(b"x sipVicious", b"sipvicious"));
         assert!(!contains_ignore_case(b"sipviciou", b"sipvicious"));
         assert!(!contains_ignore_case(b"", b"a"));
@@ -87,7 +90,10 @@ mod tests {
         let hit = |text: String| s.is_scanner(&Message::parse(text.as_bytes()).unwrap());
         assert!(hit(msg("User-Agent: SIPCLI/v1.63\r\n", "<sip:a@b>")));
         assert!(hit(msg("", "\"sipcli\" <sip:100@1.2.3.4>")));
-        assert!(!hit(msg("User-Agent: Linphone\r\nSubject: sipcli\r\n", "<sip:a@b>")));
+        assert!(!hit(msg(
+            "User-Agent: Linphone\r\nSubject: sipcli\r\n",
+            "<sip:a@b>"
+        )));
         assert!(!Scanners::new(&[]).is_scanner(
             &Message::parse(msg("User-Agent: sipcli\r\n", "<sip:a@b>").as_bytes()).unwrap()
         ));

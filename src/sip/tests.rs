@@ -42,7 +42,12 @@ impl Sim {
     }
 
     /// Feed one datagram; return every (leg, dst, text) produced.
-    pub(super) fn feed(&mut self, leg: LegId, src: &str, msg: &str) -> Vec<(LegId, SocketAddr, String)> {
+    pub(super) fn feed(
+        &mut self,
+        leg: LegId,
+        src: &str,
+        msg: &str,
+    ) -> Vec<(LegId, SocketAddr, String)> {
         let d = Datagram {
             bytes: msg.as_bytes(),
             src: src.parse().unwrap(),

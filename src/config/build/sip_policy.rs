@@ -35,9 +35,19 @@ pub(super) fn routing_rules(
     rules: Option<&Vec<FileRoutingRule>>,
 ) -> Result<Vec<RoutingRule>> {
     let mut out = Vec::new();
-    for (i, r) in rules.map(Vec::as_slice).unwrap_or_default().iter().enumerate() {
+    for (i, r) in rules
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         let key = format!("{path}[{i}].ipPattern");
-        let Some(p) = r.ip_pattern.as_deref().map(str::trim).filter(|p| !p.is_empty()) else {
+        let Some(p) = r
+            .ip_pattern
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        else {
             return err(&key, "missing: every rule needs an ipPattern");
         };
         if let Err(e) = regex::bytes::Regex::new(&anchored(p)) {
@@ -88,7 +98,8 @@ pub(super) fn route_host(v: Option<&String>) -> Result<Option<String>> {
         return Ok(None);
     };
     let s = s.trim_start_matches('.');
-    if s.is_empty() || s.contains(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | ';' | ',')) {
+    if s.is_empty() || s.contains(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | ';' | ','))
+    {
         return err(
             "sip.matchingHostnameForRoute",
             format!("`{s}` is not a host name"),
