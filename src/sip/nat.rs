@@ -24,21 +24,26 @@
 
 use std::net::IpAddr;
 
+use memchr::memmem;
+
 use super::edit::Edits;
 use super::headers;
 use super::message::{HeaderName, Message};
 use super::settings::{ip_lb_addr, listen_addr, per_transport, rr_template};
 use super::transport::{self, Transport};
-use super::write::{parse_ip, push_host, push_u32};
+use super::write::{push_host, push_u32};
 use crate::config::Config;
 
 /// Precomputed public-address patching.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Nat {
     /// The public address (of the external leg's address family).
     pub ip: IpAddr,
-    /// The external leg's host: the private address being replaced.
-    private_host: IpAddr,
+    /// The public address as a URI host (IPv6 bracketed).
+    public_host: Vec<u8>,
+    /// Finds the external leg's host, as we write it in a URI, in a
+    /// Record-Route value (no list parsing: this runs on every response).
+    private_host: memmem::Finder<'static>,
     /// The external leg's listening ports.
     external_ports: Vec<u16>,
     /// External Record-Route templates with the public address (IP-LB
@@ -68,9 +73,14 @@ impl Nat {
                 .unwrap_or_else(|| std::net::SocketAddr::new(ip, listen_addr(ext, t).port()));
             rr_template(t, addr)
         });
+        let mut public_host = Vec::new();
+        push_host(&mut public_host, ip);
+        let mut private = Vec::new();
+        push_host(&mut private, ext.host);
         Some(Nat {
             ip,
-            private_host: ext.host,
+            public_host,
+            private_host: memmem::Finder::new(&private).into_owned(),
             external_ports,
             rr_external,
             contact_port: transport::ALL.map(|t| listen_addr(ext, t).port()),
@@ -82,21 +92,16 @@ impl Nat {
     pub fn patch(&self, msg: &Message<'_>, towards: Transport, contact: bool, edits: &mut Edits) {
         let buf = msg.buf();
         for h in msg.headers_named(HeaderName::RecordRoute) {
-            for entry in headers::name_addrs(buf, h.value) {
-                let uri = entry.uri;
-                let port = uri.port.unwrap_or(5060);
-                if parse_ip(uri.host) != Some(self.private_host)
-                    || !self.external_ports.contains(&port)
-                {
+            let value = msg.slice(h.value);
+            for at in self.private_host.find_iter(value) {
+                let end = at + self.private_host.needle().len();
+                if !is_uri_host_start(&value[..at]) || !self.is_external_port(&value[end..]) {
                     continue;
                 }
+                let start = h.value.start + at as u32;
                 let (t, mark) = edits.text();
-                push_host(t, self.ip);
-                if let Some(p) = uri.port {
-                    t.push(b':');
-                    push_u32(t, u32::from(p));
-                }
-                edits.finish(mark, uri.host_port.start, uri.host_port.end);
+                t.extend_from_slice(&self.public_host);
+                edits.finish(mark, start, start + (end - at) as u32);
             }
         }
         if !contact {
@@ -116,6 +121,34 @@ impl Nat {
     }
 }
 
+impl Nat {
+    /// Whether `rest`, the text after a host, is `:port` with one of our
+    /// external ports, or no port (5060) when we listen on 5060; the host
+    /// must end there (`;`, `>`, `,`, whitespace or the end).
+    fn is_external_port(&self, rest: &[u8]) -> bool {
+        let host_ends =
+            |b: Option<&u8>| b.is_none_or(|b| b";>,?".contains(b) || b.is_ascii_whitespace());
+        match rest.strip_prefix(b":") {
+            Some(p) => {
+                let digits = p.iter().take_while(|b| b.is_ascii_digit()).count();
+                host_ends(p.get(digits))
+                    && headers::parse_u16(&p[..digits])
+                        .is_some_and(|n| self.external_ports.contains(&n))
+            }
+            None => host_ends(rest.first()) && self.external_ports.contains(&5060),
+        }
+    }
+}
+
+/// Whether a host found after `before` starts a URI's host part: right
+/// after the scheme (`sip:`, `sips:`) or after a user part (`@`).
+fn is_uri_host_start(before: &[u8]) -> bool {
+    let ends = |s: &[u8]| {
+        before.len() >= s.len() && before[before.len() - s.len()..].eq_ignore_ascii_case(s)
+    };
+    ends(b"sip:") || ends(b"sips:") || ends(b"@")
+}
+
 /// Whether the Contact of a response from a node is the node's own target
 /// (patched), not a registrar's bindings (REGISTER) or redirect targets (3xx).
 pub fn response_contact_is_target(msg: &Message<'_>) -> bool {
@@ -125,4 +158,43 @@ pub fn response_contact_is_target(msg: &Message<'_>) -> bool {
         .and_then(headers::cseq)
         .is_some_and(|(_, m)| m.eq_ignore_ascii_case(b"REGISTER"));
     !redirect && !register
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_record_routes_naming_our_external_host_and_port_change() {
+        let yaml = "sip:\n  external: { host: 127.0.0.1, udpPort: 5060, tcpPort: 5070 }\n  \
+                    internal: { host: 127.0.0.1, udpPort: 5065 }\n  publicIp: 203.0.113.7\n";
+        let cfg = crate::config::from_yaml_str(yaml, "t.yaml").unwrap();
+        let nat = Nat::new(&cfg).unwrap();
+        let rr = "<sip:127.0.0.1:5060;lr>, <sip:127.0.0.10:5060;lr>,<sip:127.0.0.1:5065;lr>, \
+                  <sip:lb@127.0.0.1:5070;transport=tcp;lr>, <sip:127.0.0.1;lr>, \
+                  <sip:x.example.com;lr;maddr=127.0.0.1>, <SIP:127.0.0.1:50600;lr>";
+        let text = format!(
+            "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKx\r\nRecord-Route: {rr}\r\n\
+             From: <sip:a@b>;tag=1\r\nTo: <sip:b@c>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\
+             Contact: <sip:bob@10.0.0.1:4060>\r\nContent-Length: 0\r\n\r\n"
+        );
+        let msg = Message::parse(text.as_bytes()).unwrap();
+        let mut edits = Edits::default();
+        nat.patch(&msg, Transport::Tcp, true, &mut edits);
+        let mut out = Vec::new();
+        edits.apply(msg.buf(), &mut out);
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.contains(
+                "Record-Route: <sip:203.0.113.7:5060;lr>, <sip:127.0.0.10:5060;lr>,<sip:127.0.0.1:5065;lr>, \
+                 <sip:lb@203.0.113.7:5070;transport=tcp;lr>, <sip:203.0.113.7;lr>, \
+                 <sip:x.example.com;lr;maddr=127.0.0.1>, <SIP:127.0.0.1:50600;lr>\r\n"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("Contact: <sip:bob@203.0.113.7:5070>\r\n"),
+            "{out}"
+        );
+    }
 }

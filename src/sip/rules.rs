@@ -56,16 +56,43 @@ impl RoutingRules {
             return false;
         }
         let mut text = [0u8; 48];
-        let len = {
-            let mut w = &mut text[..];
-            if write!(w, "{ip}").is_err() {
-                return false;
+        let len = match ip {
+            IpAddr::V4(v4) => ipv4_text(v4, &mut text),
+            IpAddr::V6(v6) => {
+                let mut w = &mut text[..];
+                if write!(w, "{v6}").is_err() {
+                    return false;
+                }
+                48 - w.len()
             }
-            48 - w.len()
         };
         let addr = text.get(..len).unwrap_or(&[]);
         rules.iter().any(|r| r.is_match(addr))
     }
+}
+
+/// Dotted-quad text of `ip` into `out` (at most 15 bytes); its length.
+fn ipv4_text(ip: std::net::Ipv4Addr, out: &mut [u8; 48]) -> usize {
+    let mut n = 0;
+    for (i, octet) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            out[n] = b'.';
+            n += 1;
+        }
+        let digits = [octet / 100, octet / 10 % 10, octet % 10];
+        let skip = if octet >= 100 {
+            0
+        } else if octet >= 10 {
+            1
+        } else {
+            2
+        };
+        for d in &digits[skip..] {
+            out[n] = b'0' + d;
+            n += 1;
+        }
+    }
+    n
 }
 
 fn compile(rules: &[RoutingRule]) -> Vec<Regex> {
@@ -111,6 +138,15 @@ mod tests {
             "patch=true: no effect"
         );
         assert!(!r.wants_real("::1".parse().unwrap()), "no IPv6 rule");
+    }
+
+    #[test]
+    fn ipv4_text_is_dotted_quad() {
+        let mut buf = [0u8; 48];
+        for ip in ["0.0.0.0", "10.0.0.5", "192.168.100.255", "1.22.133.9"] {
+            let n = ipv4_text(ip.parse().unwrap(), &mut buf);
+            assert_eq!(&buf[..n], ip.as_bytes());
+        }
     }
 
     #[test]

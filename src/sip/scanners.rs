@@ -10,10 +10,14 @@ use memchr::memchr2_iter;
 
 use super::message::{HeaderName, Message};
 
-/// The lower-cased values.
-#[derive(Debug, Clone, Default)]
+/// The lower-cased values, and for every byte the values that start with
+/// it in either case (bit `i` = value `i`), so one pass over each header
+/// finds every candidate position of every value.
+#[derive(Debug, Clone)]
 pub struct Scanners {
     needles: Vec<Vec<u8>>,
+    /// `None` beyond 64 values: then one search per value.
+    starts: Option<Box<[u64; 256]>>,
 }
 
 // === impl Scanners ===
@@ -21,13 +25,21 @@ pub struct Scanners {
 impl Scanners {
     /// From `blockedValues` (lower-cased and non-empty, as the config ensures).
     pub fn new(values: &[String]) -> Scanners {
-        Scanners {
-            needles: values
-                .iter()
-                .map(|v| v.to_ascii_lowercase().into_bytes())
-                .filter(|v| !v.is_empty())
-                .collect(),
-        }
+        let needles: Vec<Vec<u8>> = values
+            .iter()
+            .map(|v| v.to_ascii_lowercase().into_bytes())
+            .filter(|v| !v.is_empty())
+            .collect();
+        let starts = (needles.len() <= 64).then(|| {
+            let mut t = Box::new([0u64; 256]);
+            for (i, n) in needles.iter().enumerate() {
+                for b in [n[0], n[0].to_ascii_uppercase()] {
+                    t[usize::from(b)] |= 1 << i;
+                }
+            }
+            t
+        });
+        Scanners { needles, starts }
     }
 
     /// Whether a User-Agent, From or To header of `msg` names a scanner.
@@ -43,10 +55,28 @@ impl Scanners {
                     HeaderName::UserAgent | HeaderName::From | HeaderName::To
                 )
             })
-            .any(|h| {
-                let value = msg.slice(h.value);
-                self.needles.iter().any(|n| contains_ignore_case(value, n))
-            })
+            .any(|h| self.contains_any(msg.slice(h.value)))
+    }
+
+    fn contains_any(&self, hay: &[u8]) -> bool {
+        let Some(starts) = &self.starts else {
+            return self.needles.iter().any(|n| contains_ignore_case(hay, n));
+        };
+        hay.iter().enumerate().any(|(at, &b)| {
+            let mut m = starts[usize::from(b)];
+            while m != 0 {
+                let i = m.trailing_zeros() as usize;
+                m &= m - 1;
+                let hit = self.needles.get(i).is_some_and(|n| {
+                    hay.get(at..at + n.len())
+                        .is_some_and(|w| w.eq_ignore_ascii_case(n))
+                });
+                if hit {
+                    return true;
+                }
+            }
+            false
+        })
     }
 }
 
@@ -94,6 +124,15 @@ mod tests {
             "User-Agent: Linphone\r\nSubject: sipcli\r\n",
             "<sip:a@b>"
         )));
+        let many: Vec<String> = (0..70).map(|i| format!("bot{i}x")).collect();
+        let many = Scanners::new(&many);
+        assert!(many.starts.is_none());
+        assert!(many.is_scanner(
+            &Message::parse(msg("User-Agent: BOT69X\r\n", "<sip:a@b>").as_bytes()).unwrap()
+        ));
+        assert!(!many.is_scanner(
+            &Message::parse(msg("User-Agent: bot70x\r\n", "<sip:a@b>").as_bytes()).unwrap()
+        ));
         assert!(!Scanners::new(&[]).is_scanner(
             &Message::parse(msg("User-Agent: sipcli\r\n", "<sip:a@b>").as_bytes()).unwrap()
         ));
