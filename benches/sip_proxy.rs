@@ -58,9 +58,17 @@ fn node(id: u32, port: u16) -> Node {
     Node::new(NodeId(id), ip, port, NodeSource::Static, NodeState::Up)
 }
 
-fn setup() -> (Proxy, Output, Instant) {
+/// The embedded default plus the policies a NAT deployment turns on: the
+/// public address patching, a routing rule (not matching the client, so the
+/// patching stays on) and the Route host filter.
+const POLICIES: &str = "cores: 1\nsip:\n  external: { host: 127.0.0.1, udpPort: 5060 }\n  \
+    internal: { host: 127.0.0.1, udpPort: 5065 }\n  publicIp: 203.0.113.7\n  \
+    matchingHostnameForRoute: lb.example.com\n  \
+    routingRulesIpv4: [ { ipPattern: '10\\..*', patch: false } ]\nnodes: []\n";
+
+fn setup(cfg: &Config) -> (Proxy, Output, Instant) {
     let now = Instant::now();
-    let mut p = Proxy::new(&Config::embedded_default(), 0, 1, now);
+    let mut p = Proxy::new(cfg, 0, 1, now);
     p.set_nodes(Arc::new(NodeSet::new(
         1,
         vec![node(1, 5070), node(2, 5071)],
@@ -169,15 +177,21 @@ fn report_allocations(p: &mut Proxy, out: &mut Output, now: Instant, call: &Call
 }
 
 fn bench(c: &mut Criterion) {
-    let (mut p, mut out, now) = setup();
-    let call = Call::new(&mut p, &mut out, now);
-    report_allocations(&mut p, &mut out, now, &call);
-    let mut g = c.benchmark_group("proxy");
-    g.throughput(Throughput::Elements(1));
-    for (name, d) in call.messages() {
-        g.bench_function(name, |b| b.iter(|| p.handle(black_box(d), now, &mut out)));
+    let policies = sip_balancer::config::from_yaml_str(POLICIES, "policies.yaml").unwrap();
+    for (group, cfg) in [
+        ("proxy", Config::embedded_default()),
+        ("proxy_nat_rules", policies),
+    ] {
+        let (mut p, mut out, now) = setup(&cfg);
+        let call = Call::new(&mut p, &mut out, now);
+        report_allocations(&mut p, &mut out, now, &call);
+        let mut g = c.benchmark_group(group);
+        g.throughput(Throughput::Elements(1));
+        for (name, d) in call.messages() {
+            g.bench_function(name, |b| b.iter(|| p.handle(black_box(d), now, &mut out)));
+        }
+        g.finish();
     }
-    g.finish();
 }
 
 criterion_group!(benches, bench);

@@ -171,6 +171,15 @@ fn classify(name: &str, r: &Run) -> String {
                     assert!(reply.starts_with(b"SIP/2.0 483 Too Many Hops\r\n"));
                     assert_eq!(c.too_many_hops, 1, "{name}: {c:?}");
                 }
+                420 => {
+                    assert!(reply.starts_with(b"SIP/2.0 420 Bad Extension\r\n"));
+                    let text = String::from_utf8_lossy(reply);
+                    assert!(
+                        text.contains("\r\nUnsupported: "),
+                        "{name}: 420 lists the tags: {text}"
+                    );
+                }
+                505 => assert!(reply.starts_with(b"SIP/2.0 505 Version Not Supported\r\n")),
                 _ => {}
             }
             if c.malformed == 1 {

@@ -22,8 +22,10 @@ use super::{
 
 pub mod defaults;
 mod http;
+mod sip_policy;
 mod values;
 
+pub use sip_policy::anchored;
 use values::{at_least, count, ip_list, ms, opt, parse_socket_addr, port, timer};
 pub use values::{parse_ip, parse_transport};
 
@@ -152,6 +154,7 @@ fn build_sip(sip: &FileSip, host: IpAddr) -> Result<SipConfig> {
     if let Some(internal) = &internal {
         check_ip_lb_pairs(&external, internal)?;
     }
+    let (public_ip, public_ipv6) = sip_policy::public_ips(sip)?;
     Ok(SipConfig {
         external,
         internal,
@@ -162,18 +165,23 @@ fn build_sip(sip: &FileSip, host: IpAddr) -> Result<SipConfig> {
         use_ip_load_balancer_address_in_via: sip
             .use_ip_load_balancer_address_in_via_headers
             .unwrap_or(false),
-        public_ip: opt(&sip.public_ip, |s| parse_ip("sip.publicIp", s))?,
+        public_ip,
+        public_ipv6,
+        routing_rules_ipv4: sip_policy::routing_rules(
+            "sip.routingRulesIpv4",
+            sip.routing_rules_ipv4.as_ref(),
+        )?,
+        routing_rules_ipv6: sip_policy::routing_rules(
+            "sip.routingRulesIpv6",
+            sip.routing_rules_ipv6.as_ref(),
+        )?,
         send_trying: sip.is_send_trying.unwrap_or(defaults::SEND_TRYING),
         unavailable_status: build_status(sip.unavailable_status)?,
         unavailable_reason: build_reason(sip.unavailable_reason.as_deref())?,
-        blocked_values: match &sip.blocked_values {
-            Some(StrList(v)) => v.iter().map(|s| s.to_ascii_lowercase()).collect(),
-            None => defaults::BLOCKED_VALUES
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect(),
-        },
-        matching_hostname_for_route: sip.matching_hostname_for_route.clone(),
+        blocked_values: sip_policy::blocked_values(sip.blocked_values.as_ref())?,
+        matching_hostname_for_route: sip_policy::route_host(
+            sip.matching_hostname_for_route.as_ref(),
+        )?,
         is_filter_subdomain: sip.is_filter_subdomain.unwrap_or(false),
         max_message_size: at_least(
             "sip.maxMessageSize",

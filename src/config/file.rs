@@ -86,6 +86,12 @@ pub struct FileSip {
     pub use_ip_load_balancer_address_in_via_headers: Option<bool>,
     /// NAT public address.
     pub public_ip: Option<String>,
+    /// NAT public IPv6 address.
+    pub public_ipv6: Option<String>,
+    /// Callers whose address matches get our real addresses (IPv4).
+    pub routing_rules_ipv4: Option<Vec<FileRoutingRule>>,
+    /// Same for IPv6.
+    pub routing_rules_ipv6: Option<Vec<FileRoutingRule>>,
     /// Answer `100 Trying` ourselves.
     pub is_send_trying: Option<bool>,
     /// Status code when no node can take a request.
@@ -104,6 +110,16 @@ pub struct FileSip {
     pub socket_buffer_bytes: Option<usize>,
     /// Stream connections (TCP, TLS, WS, WSS): timers and limits.
     pub streams: Option<FileStreams>,
+}
+
+/// One `sip.routingRulesIpv4:` / `sip.routingRulesIpv6:` entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FileRoutingRule {
+    /// Regular expression over the caller's address.
+    pub ip_pattern: Option<String>,
+    /// `false`: a match selects our real addresses (the original's meaning).
+    pub patch: Option<bool>,
 }
 
 /// `sip.streams:` section.

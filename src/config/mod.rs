@@ -111,8 +111,14 @@ pub struct SipConfig {
     pub extra_server_nodes: Vec<SocketAddr>,
     /// Put the first IP-LB address/port in our Via headers.
     pub use_ip_load_balancer_address_in_via: bool,
-    /// NAT public address (`publicIp`).
+    /// NAT public address (`publicIp`), IPv4.
     pub public_ip: Option<IpAddr>,
+    /// NAT public address (`publicIpv6`), IPv6.
+    pub public_ipv6: Option<IpAddr>,
+    /// Routing rules over IPv4 caller addresses (`routingRulesIpv4`).
+    pub routing_rules_ipv4: Vec<RoutingRule>,
+    /// Routing rules over IPv6 caller addresses (`routingRulesIpv6`).
+    pub routing_rules_ipv6: Vec<RoutingRule>,
     /// Answer `100 Trying` ourselves (`isSendTrying`).
     pub send_trying: bool,
     /// Status code sent when no node can take a request.
@@ -131,6 +137,17 @@ pub struct SipConfig {
     pub socket_buffer_bytes: usize,
     /// Stream connection timers and limits.
     pub streams: StreamLimits,
+}
+
+/// One routing rule (original §2.12): a caller whose address matches
+/// `ip_pattern` and whose rule has `patch = false` gets our real addresses
+/// in Via and Record-Route (not the IP load balancer's, not `publicIp`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutingRule {
+    /// Regular expression (`regex` crate syntax) the whole address must match.
+    pub ip_pattern: String,
+    /// `true` rules have no effect (as in the original).
+    pub patch: bool,
 }
 
 /// Timers and limits of SIP stream connections (`sip.streams`).
@@ -538,3 +555,6 @@ mod tests;
 
 #[cfg(test)]
 mod algorithm_tests;
+
+#[cfg(test)]
+mod sip_policy_tests;

@@ -285,6 +285,7 @@ impl Importer {
                     Some(self.boolean(e, "sip.useIpLoadBalancerAddressInViaHeaders")?)
             }
             "public-ip" | "publicIp" => self.sip().public_ip = Some(self.text(e, "sip.publicIp")),
+            "publicIpv6" => self.sip().public_ipv6 = Some(self.text(e, "sip.publicIpv6")),
             "isSendTrying" => {
                 self.sip().is_send_trying = Some(self.boolean(e, "sip.isSendTrying")?)
             }

@@ -283,17 +283,17 @@ fn log_listening(bound: &Bound, shards: usize) {
 /// applied, so nobody believes a setting is in force when it is not.
 fn warn_unimplemented(cfg: &Config) {
     let sip = &cfg.sip;
-    let mut not_applied: Vec<&str> = Vec::new();
-    if !sip.blocked_values.is_empty() {
-        not_applied.push("sip.blockedValues (scanner blocking)");
-    }
-    if sip.matching_hostname_for_route.is_some() {
-        not_applied.push("sip.matchingHostnameForRoute / isFilterSubdomain");
-    }
-    if sip.public_ip.is_some() {
-        not_applied.push("sip.publicIp (Record-Route / Contact patching)");
-    }
-    for key in not_applied {
-        warn!("{key} is parsed but not applied yet");
+    if (sip.public_ip.is_some() || sip.public_ipv6.is_some())
+        && crate::sip::nat::Nat::new(cfg).is_none()
+    {
+        let wanted = if sip.external.host.is_ipv4() {
+            "publicIp"
+        } else {
+            "publicIpv6"
+        };
+        warn!(
+            "no public-address patching: the external host {} needs sip.{wanted}",
+            sip.external.host
+        );
     }
 }

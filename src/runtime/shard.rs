@@ -539,7 +539,7 @@ impl Core {
         info!(
             "shard {}: requests={} responses={} replies={} heartbeats={} hand_offs={} \
              malformed={} too_many_hops={} no_node={} loops={} stray_responses={} dropped={} \
-             received={} recv_errors={} recv_no_buffers={} truncated={} send_errors={} \
+             blocked={} received={} recv_errors={} recv_no_buffers={} truncated={} send_errors={} \
              direct_sends={} doorbells={} bad_transmits={} hand_off_drops={} hand_off_loops={} \
              event_drops={}",
             self.id,
@@ -554,6 +554,7 @@ impl Core {
             c.loops,
             c.stray_responses,
             c.dropped,
+            c.blocked,
             r.received,
             r.recv_errors,
             r.recv_no_buffers,

@@ -30,12 +30,17 @@ struct Rig {
 impl Rig {
     /// `n` shards (one SO_REUSEPORT socket each per leg) on this thread.
     fn new(n: usize) -> Rig {
+        Rig::with(n, "")
+    }
+
+    /// Like `new`, with `sip_extra` lines (indented) under `sip:`.
+    fn with(n: usize, sip_extra: &str) -> Rig {
         let any = "127.0.0.1:0".parse().unwrap();
         let (ext, ext_socks) = sockets::bind_group(any, n, 1 << 20).unwrap();
         let (int, int_socks) = sockets::bind_group(any, n, 1 << 20).unwrap();
         let yaml = format!(
             "sip:\n  external: {{ host: 127.0.0.1, udpPort: {} }}\n  \
-             internal: {{ host: 127.0.0.1, udpPort: {} }}\nnodes: []\nstatisticPort: ~\n",
+             internal: {{ host: 127.0.0.1, udpPort: {} }}\n{sip_extra}nodes: []\nstatisticPort: ~\n",
             ext.port(),
             int.port()
         );
@@ -132,7 +137,7 @@ impl Rig {
 
     /// The UAC sends `request`; it reaches the node (after a 100 Trying to
     /// the UAC when `trying`), the node answers 200, the 200 reaches the UAC.
-    fn transaction(&mut self, request: &str, method: &str, trying: bool) {
+    fn transaction(&mut self, request: &str, method: &str, trying: bool) -> String {
         self.uac.send_to(request.as_bytes(), self.ext).unwrap();
         if trying {
             let t = self.until_received(false);
@@ -145,6 +150,7 @@ impl Rig {
             .unwrap();
         let answer = self.until_received(false);
         assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+        answer
     }
 }
 
@@ -226,6 +232,32 @@ fn shard_loop_forwards_without_allocating_once_warm() {
     // 200 calls: 4 forwarded messages and one 100 Trying each, through the
     // real ring, proxy, affinity table and send slots.
     assert_eq!(rig.allocs, 0, "heap allocations in 200 warm calls");
+}
+
+#[test]
+fn policies_do_not_allocate_once_warm() {
+    // Public-address patching of every response, a routing rule evaluated
+    // on every request (it does not match: the patching stays on), the
+    // Route host filter and the scanner check (default values).
+    let mut rig = Rig::with(
+        1,
+        "  publicIp: 203.0.113.7\n  matchingHostnameForRoute: lb.example.com\n  \
+         routingRulesIpv4: [ { ipPattern: '10\\..*', patch: false } ]\n",
+    );
+    for i in 0..100 {
+        rig.call(i);
+    }
+    rig.allocs = 0;
+    for i in 100..300 {
+        rig.call(i);
+    }
+    assert_eq!(rig.allocs, 0, "heap allocations in 200 warm calls");
+    let uac = rig.uac.local_addr().unwrap();
+    let answer = rig.transaction(&invite(300, uac), "INVITE ", true);
+    assert!(
+        answer.contains("Record-Route: <sip:203.0.113.7:"),
+        "the 200 was patched: {answer}"
+    );
 }
 
 #[test]

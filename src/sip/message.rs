@@ -114,6 +114,8 @@ pub enum HeaderName {
     Contact,
     /// `User-Agent`
     UserAgent,
+    /// `Proxy-Require`
+    ProxyRequire,
     /// `Mobicents-Heartbeat`
     MobicentsHeartbeat,
     /// `X-Sip-Balancer-InitialRemoteAddr`
@@ -529,7 +531,7 @@ fn parse_header(
 
 /// Header name (any case, long or compact form) to [`HeaderName`].
 fn classify(name: &[u8]) -> HeaderName {
-    const NAMES: [(&[u8], HeaderName); 20] = [
+    const NAMES: [(&[u8], HeaderName); 21] = [
         (b"Via", HeaderName::Via),
         (b"v", HeaderName::Via),
         (b"Call-ID", HeaderName::CallId),
@@ -547,6 +549,7 @@ fn classify(name: &[u8]) -> HeaderName {
         (b"Contact", HeaderName::Contact),
         (b"m", HeaderName::Contact),
         (b"User-Agent", HeaderName::UserAgent),
+        (b"Proxy-Require", HeaderName::ProxyRequire),
         (b"Mobicents-Heartbeat", HeaderName::MobicentsHeartbeat),
         (
             b"X-Sip-Balancer-InitialRemoteAddr",

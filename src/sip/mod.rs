@@ -14,15 +14,21 @@ pub mod proxy;
 
 mod choice;
 pub mod edit;
+pub mod extensions;
 pub mod framing;
+pub mod nat;
 pub mod reply;
 mod request;
 mod response;
 pub mod routes;
+pub mod rules;
+pub mod scanners;
 pub mod settings;
 pub mod transport;
 pub mod vias;
 pub mod write;
 
+#[cfg(test)]
+mod policy_tests;
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
 //! Responses the balancer generates itself (RFC 3261 §8.2.6): `100 Trying`,
-//! `200 OK` to heartbeats, `400`, `483`, and the "no node" status.
+//! `200 OK` to heartbeats, `400`, `420`, `483`, `505`, and the "no node"
+//! status.
 //!
 //! A reply copies Via, From, To, Call-ID and CSeq from the request, adds a To
 //! tag to final responses that lack one (a fixed function of the Call-ID, so
@@ -14,6 +15,18 @@ use crate::balancer::hash::key_hash;
 
 /// Append a complete reply to `req` to `out`.
 pub fn write(out: &mut Vec<u8>, req: &Message<'_>, code: u16, reason: &[u8]) {
+    write_with(out, req, code, reason, |_| {});
+}
+
+/// Like [`write`], with `extra` writing more header lines (each ending in
+/// CRLF) after the copied ones.
+pub fn write_with(
+    out: &mut Vec<u8>,
+    req: &Message<'_>,
+    code: u16,
+    reason: &[u8],
+    extra: impl FnOnce(&mut Vec<u8>),
+) {
     out.extend_from_slice(b"SIP/2.0 ");
     push_u32(out, u32::from(code));
     out.push(b' ');
@@ -28,6 +41,7 @@ pub fn write(out: &mut Vec<u8>, req: &Message<'_>, code: u16, reason: &[u8]) {
             _ => {}
         }
     }
+    extra(out);
     out.extend_from_slice(b"Server: sip-balancer\r\nContent-Length: 0\r\n\r\n");
 }
 
@@ -67,11 +81,15 @@ pub fn via_target(v: &Via<'_>) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, port))
 }
 
-/// A `400 Bad Request` for a request the parser rejected, built by a plain
-/// line scan; `false` when the bytes do not look enough like a request
-/// (no request line, or no Via line to answer along), or when the request is
-/// an ACK (never answered). Whatever of From / To / Call-ID / CSeq exists is
-/// copied, so a request missing one of them is still told why it failed.
+/// The answer to a request the parser rejected, built by a plain line scan:
+/// `505 Version Not Supported` when its request line ends in another
+/// `SIP/x.y` version (RFC 3261 §8.2.2 / §21.5.6, RFC 4475 `badvers`), else
+/// `400 Bad Request`. Trailing whitespace after the version is tolerated
+/// here (RFC 4475 `trws`: still a 400, but one we can address). `false` when
+/// the bytes do not look enough like a request (no request line, or no Via
+/// line to answer along), or when the request is an ACK (never answered).
+/// Whatever of From / To / Call-ID / CSeq exists is copied, so a request
+/// missing one of them is still told why it failed.
 pub fn bad_request(out: &mut Vec<u8>, buf: &[u8]) -> bool {
     let mut lines = buf
         .split(|&b| b == b'\n')
@@ -79,11 +97,19 @@ pub fn bad_request(out: &mut Vec<u8>, buf: &[u8]) -> bool {
     let Some(first) = lines.next() else {
         return false;
     };
-    if !first.ends_with(b"SIP/2.0") || first.starts_with(b"SIP/") || first.starts_with(b"ACK ") {
+    let first = first.trim_ascii_end();
+    if first.starts_with(b"SIP/") || first.starts_with(b"ACK ") {
         return false;
     }
+    let status: &[u8] = match first.rsplit(|&b| b == b' ').next() {
+        Some(v) if v.eq_ignore_ascii_case(b"SIP/2.0") => b"400 Bad Request",
+        Some(v) if is_sip_version(v) && first.len() > v.len() => b"505 Version Not Supported",
+        _ => return false,
+    };
     let start = out.len();
-    out.extend_from_slice(b"SIP/2.0 400 Bad Request\r\n");
+    out.extend_from_slice(b"SIP/2.0 ");
+    out.extend_from_slice(status);
+    out.extend_from_slice(b"\r\n");
     let mut seen = [false; 5];
     for line in lines.take_while(|l| !l.is_empty()) {
         if let Some(i) = reply_header(line) {
@@ -99,6 +125,21 @@ pub fn bad_request(out: &mut Vec<u8>, buf: &[u8]) -> bool {
         out.truncate(start);
         false
     }
+}
+
+/// `SIP/<digits>.<digits>`.
+fn is_sip_version(v: &[u8]) -> bool {
+    let Some(rest) = v
+        .get(..4)
+        .filter(|p| p.eq_ignore_ascii_case(b"SIP/"))
+        .and(v.get(4..))
+    else {
+        return false;
+    };
+    let mut parts = rest.split(|&b| b == b'.');
+    let digits =
+        |p: Option<&[u8]>| p.is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
+    digits(parts.next()) && digits(parts.next()) && parts.next().is_none()
 }
 
 /// Index of the reply-relevant header a raw line starts with.
@@ -144,5 +185,38 @@ mod tests {
             b"OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\n\r\n"
         ));
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn other_version_gets_505_and_trailing_space_400() {
+        let head = "Via: SIP/7.0/UDP c.example.com;branch=z9hG4bKk\r\nCall-ID: v\r\nCSeq: 1 OPTIONS\r\n\r\n";
+        let mut out = Vec::new();
+        assert!(bad_request(
+            &mut out,
+            format!("OPTIONS sip:t@example.org SIP/7.0\r\n{head}").as_bytes()
+        ));
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("SIP/2.0 505 Version Not Supported\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("Via: SIP/7.0/UDP c.example.com;branch=z9hG4bKk\r\n"));
+        let mut out = Vec::new();
+        assert!(bad_request(
+            &mut out,
+            format!("OPTIONS sip:t@example.org SIP/2.0  \r\n{head}").as_bytes()
+        ));
+        assert!(out.starts_with(b"SIP/2.0 400 Bad Request\r\n"));
+        for line in [
+            "OPTIONS sip:t@example.org SIP/x.0",
+            "OPTIONS sip:t HTTP/1.1",
+            "SIP/7.0",
+        ] {
+            let mut out = Vec::new();
+            assert!(
+                !bad_request(&mut out, format!("{line}\r\n{head}").as_bytes()),
+                "{line}"
+            );
+        }
     }
 }

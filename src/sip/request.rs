@@ -7,12 +7,13 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::choice::{Choice, ChoiceCtx};
+use super::extensions;
 use super::headers::{self, Via};
 use super::message::{HeaderName, Message, Method, StartLine};
 use super::proxy::{Datagram, Dest, LegId, Output, Proxy};
 use super::reply;
 use super::routes::{self, RouteInfo};
-use super::settings::push_rr_stamp;
+use super::settings::{push_rr_stamp, Templates};
 use super::transport::{self, ConnRef, Transport};
 use super::vias;
 use super::write::{push_hex64, push_host_port, push_ip_param, push_u32};
@@ -49,6 +50,13 @@ impl Proxy {
         if self.is_heartbeat(msg, method, d) {
             return self.heartbeat(msg, &top, d, out);
         }
+        let routes = routes::scan(msg, &self.settings, &mut self.edits);
+        let from_node = self.is_from_node(&top, d);
+        if !from_node && routes.hint.is_none() && self.settings.scanners.is_scanner(msg) {
+            self.counters.blocked += 1;
+            log::debug!("request from scanner {} dropped (blockedValues)", d.src);
+            return;
+        }
         let max_forwards = match msg.header(HeaderName::MaxForwards) {
             None => None,
             Some(h) => match headers::max_forwards(msg.slice(h.value)) {
@@ -67,8 +75,13 @@ impl Proxy {
             }
             return;
         }
-        let routes = routes::scan(msg, &self.settings, &mut self.edits);
-        let from_node = self.is_from_node(&top, d);
+        if extensions::refused(msg, method) {
+            let start = out.buf.len();
+            extensions::write_bad_extension(&mut out.buf, msg);
+            out.reply(&d, reply::destination(Some(&top), d.src), start);
+            self.counters.replies_sent += 1;
+            return;
+        }
         let target = if from_node {
             self.node_request_target(msg, &routes, d, now, out)
         } else {
@@ -348,17 +361,35 @@ impl Proxy {
         }
         vias::stamp_received(top, d.src, &mut self.edits, msg.buf());
         let at = first_via_line(msg);
+        // The caller's address, for the routing rules: the client for a
+        // request towards a node, the next hop for one towards a client.
+        let caller = if towards_node {
+            d.src.ip()
+        } else {
+            target.dst.ip()
+        };
+        let real = self.settings.rules_matter
+            && !caller.is_unspecified()
+            && self.settings.rules.wants_real(caller);
+        let nat = self
+            .settings
+            .nat
+            .as_ref()
+            .filter(|_| !towards_node && !real);
         if is_dialog_creating(msg, method) {
             let rr_at = msg
                 .header(HeaderName::RecordRoute)
                 .map_or(at, |h| h.line.start);
-            self.push_record_routes(rr_at, towards_node, target, &d);
+            if let Some(nat) = nat {
+                nat.patch(msg, target.transport, true, &mut self.edits);
+            }
+            self.push_record_routes(rr_at, towards_node, real, target, &d);
         }
         if msg.header(HeaderName::MaxForwards).is_none() {
             self.edits.insert(at, b"Max-Forwards: 70\r\n");
         }
         let hash = vias::branch_hash(top.branch.unwrap_or(&[]), msg.call_id());
-        self.push_vias(at, towards_node, hash, target, &d);
+        self.push_vias(at, towards_node, real, hash, target, &d);
         let start = out.buf.len();
         self.edits.apply(msg.buf(), &mut out.buf);
         let to = Dest {
@@ -382,6 +413,7 @@ impl Proxy {
         &mut self,
         at: u32,
         towards_node: bool,
+        real: bool,
         hash: u64,
         target: &Target,
         d: &Datagram<'_>,
@@ -389,11 +421,12 @@ impl Proxy {
         let sending = (towards_node, target.transport, None);
         let receiving = (!towards_node, d.transport, d.conn);
         for (internal, t, conn) in [sending, receiving] {
+            let set = templates(&self.settings, real);
             let (buf, mark) = self.edits.text();
             let tpl = if internal {
-                &self.settings.via_internal
+                &set.via_internal
             } else {
-                &self.settings.via_external
+                &set.via_external
             };
             buf.extend_from_slice(&tpl[transport::index(t)]);
             push_hex64(buf, hash);
@@ -415,24 +448,32 @@ impl Proxy {
         &mut self,
         at: u32,
         towards_node: bool,
+        real: bool,
         target: &Target,
         d: &Datagram<'_>,
     ) {
         let settings = &self.settings;
+        let set = templates(settings, real);
+        // Towards a client behind our NAT the external entry names the
+        // public address (original §2.11), unless a routing rule applies.
+        let external = match &settings.nat {
+            Some(nat) if !towards_node && !real => &nat.rr_external,
+            _ => &set.rr_external,
+        };
         let sending = target.transport;
         let receiving = d.transport;
-        let entries = match (&settings.rr_internal, towards_node) {
+        let entries = match (&set.rr_internal, towards_node) {
             (Some(int), true) => [
                 Some((int, sending, None)),
-                Some((&settings.rr_external, receiving, d.conn)),
+                Some((external, receiving, d.conn)),
             ],
             (Some(int), false) => [
-                Some((&settings.rr_external, sending, None)),
+                Some((external, sending, None)),
                 Some((int, receiving, d.conn)),
             ],
             (None, _) => {
                 let client = if towards_node { receiving } else { sending };
-                [Some((&settings.rr_external, client, d.conn)), None]
+                [Some((external, client, d.conn)), None]
             }
         };
         for (tpl, t, conn) in entries.into_iter().flatten() {
@@ -540,6 +581,15 @@ fn reject_with(
         start,
     );
     counters.replies_sent += 1;
+}
+
+/// Our normal templates, or the real-address ones a routing rule selected.
+fn templates(settings: &super::settings::Settings, real: bool) -> &Templates {
+    if real {
+        &settings.real
+    } else {
+        &settings.normal
+    }
 }
 
 /// Initial INVITE or SUBSCRIBE (no To tag): the balancer record-routes.

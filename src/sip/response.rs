@@ -1,11 +1,13 @@
 //! The response path: pop our Vias, send to the next Via (`received` /
 //! `rport` honoured); a response heading for a node that has died is
-//! re-targeted to the node that now owns the Call-ID (original §4.2).
+//! re-targeted to the node that now owns the Call-ID (original §4.2); a
+//! response from a node gets the `publicIp` patching ([`super::nat`]).
 
 use std::time::Instant;
 
 use super::choice::Retarget;
 use super::message::Message;
+use super::nat;
 use super::proxy::{Datagram, Dest, LegId, Output, Proxy};
 use super::reply;
 use super::transport::{self, Transport};
@@ -80,6 +82,15 @@ impl Proxy {
             }
         }
         let transport = transport::parse_token(next.transport).unwrap_or(Transport::Udp);
+        if from_node {
+            if let Some(nat) = &self.settings.nat {
+                let s = &self.settings;
+                if !(s.rules_matter && s.rules.wants_real(dst.ip())) {
+                    let contact = nat::response_contact_is_target(msg);
+                    nat.patch(msg, transport, contact, &mut self.edits);
+                }
+            }
+        }
         let conn = conn.filter(|c| c.transport() == transport && !retargeted);
         let start = out.buf.len();
         self.edits.apply(msg.buf(), &mut out.buf);

@@ -1,5 +1,7 @@
-//! Route handling on requests: strip the leading Route entries that name
-//! this balancer and read the node hint (`node_host`, `node_port`,
+//! Route handling on requests: strip the first Route entry when it names
+//! the host `matchingHostnameForRoute` (a DNS name the UAs use for the
+//! balancer, which it does not resolve), then the leading Route entries that
+//! name this balancer, and read the node hint (`node_host`, `node_port`,
 //! `version`) they carry; fall back to hints on the Request-URI.
 
 use std::net::SocketAddr;
@@ -36,6 +38,7 @@ pub struct RouteInfo<'a> {
 pub fn scan<'a>(msg: &Message<'a>, settings: &Settings, edits: &mut Edits) -> RouteInfo<'a> {
     let mut info = RouteInfo::default();
     let buf = msg.buf();
+    let mut first = true;
     for h in msg.headers().iter().filter(|h| h.name == HeaderName::Route) {
         if info.route_line.is_none() {
             info.route_line = Some(h.line.start);
@@ -45,9 +48,17 @@ pub fn scan<'a>(msg: &Message<'a>, settings: &Settings, edits: &mut Edits) -> Ro
         }
         let mut removed_in_line: Option<Span> = None;
         for entry in headers::name_addrs(buf, h.value) {
-            if is_ours(&entry.uri, settings) {
-                info.removed += 1;
-                read_hint(&entry.uri, &mut info);
+            let named = first
+                && settings
+                    .route_host
+                    .as_ref()
+                    .is_some_and(|f| f.matches(entry.uri.host));
+            first = false;
+            if named || is_ours(&entry.uri, settings) {
+                if !named {
+                    info.removed += 1;
+                    read_hint(&entry.uri, &mut info);
+                }
                 let s = removed_in_line.get_or_insert(entry.span);
                 s.end = entry.span.end;
             } else {
@@ -72,6 +83,39 @@ pub fn scan<'a>(msg: &Message<'a>, settings: &Settings, edits: &mut Edits) -> Ro
         }
     }
     info
+}
+
+/// `matchingHostnameForRoute` / `isFilterSubdomain`: the host of a first
+/// Route entry that is removed on arrival (case-insensitive; with
+/// subdomains, any `*.host` too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteHost {
+    host: Vec<u8>,
+    subdomains: bool,
+}
+
+impl RouteHost {
+    /// `host` lower-cased, as the config gives it.
+    pub fn new(host: &str, subdomains: bool) -> RouteHost {
+        RouteHost {
+            host: host.to_ascii_lowercase().into_bytes(),
+            subdomains,
+        }
+    }
+
+    /// Whether a Route URI host is this one (or a subdomain of it).
+    pub fn matches(&self, host: &[u8]) -> bool {
+        if host.eq_ignore_ascii_case(&self.host) {
+            return true;
+        }
+        self.subdomains
+            && host.len() > self.host.len()
+            && host
+                .split_at(host.len() - self.host.len())
+                .1
+                .eq_ignore_ascii_case(&self.host)
+            && host.get(host.len() - self.host.len() - 1) == Some(&b'.')
+    }
 }
 
 /// The Request-URI, parsed.

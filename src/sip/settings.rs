@@ -1,22 +1,22 @@
 //! What the proxy precomputes from the configuration once per shard: our own
-//! addresses (to recognise our Vias and Routes and to detect loops) and the
-//! byte templates of the Via and Record-Route headers we insert.
+//! addresses (to recognise our Vias and Routes and to detect loops), the
+//! byte templates of the Via and Record-Route headers we insert (normal and
+//! real-address variants), and the compiled policies: routing rules, NAT
+//! patching, scanner blocking, the Route host filter.
 
 use std::net::{IpAddr, SocketAddr};
 
+use super::nat::Nat;
+use super::routes::RouteHost;
+use super::rules::RoutingRules;
+use super::scanners::Scanners;
 use super::transport::{self, Transport};
 use super::write::{push_host_port, push_u32};
 use crate::config::{Config, Leg, Ports};
 
-/// Precomputed per-shard proxy settings.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Two entry points (internal leg configured).
-    pub two_entry: bool,
-    /// External UDP listening address.
-    pub external: SocketAddr,
-    /// Internal UDP listening address (equals `external` in single-entry mode).
-    pub internal: SocketAddr,
+/// The Via and Record-Route byte templates of one addressing variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Templates {
     /// `Via: SIP/2.0/<T> host:port;branch=z9hG4bK` of the external leg, per
     /// transport ([`transport::index`]).
     pub via_external: [Vec<u8>; 5],
@@ -27,11 +27,40 @@ pub struct Settings {
     pub rr_external: [Vec<u8>; 5],
     /// Same for the internal leg; `None` in single-entry mode.
     pub rr_internal: Option<[Vec<u8>; 5]>,
+}
+
+/// Precomputed per-shard proxy settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Two entry points (internal leg configured).
+    pub two_entry: bool,
+    /// External UDP listening address.
+    pub external: SocketAddr,
+    /// Internal UDP listening address (equals `external` in single-entry mode).
+    pub internal: SocketAddr,
+    /// Our Via / Record-Route templates: IP load balancer addresses where
+    /// configured (Record-Route always, Via with
+    /// `useIpLoadBalancerAddressInViaHeaders`).
+    pub normal: Templates,
+    /// Our real listening addresses everywhere: for callers a routing rule
+    /// sends the real addresses (original §2.12).
+    pub real: Templates,
+    /// Routing rules (`routingRulesIpv4/6`) with `patch = false`.
+    pub rules: RoutingRules,
+    /// The rules can change a message: they exist and the real addresses
+    /// differ from the normal ones, or `publicIp` patching is on.
+    pub rules_matter: bool,
+    /// `publicIp` / `publicIpv6` patching (original §2.11).
+    pub nat: Option<Nat>,
+    /// Scanner blocking (`blockedValues`).
+    pub scanners: Scanners,
+    /// The Route host stripped on arrival (`matchingHostnameForRoute`).
+    pub route_host: Option<RouteHost>,
     /// Transport forced towards nodes (`internalTransport`).
     pub internal_transport: Option<Transport>,
     /// TLS clients reach nodes over TCP, WSS clients over WS (`terminateTLSTraffic`).
     pub terminate_tls: bool,
-    /// Hosts that are "us" (leg hosts, IP-LB addresses, public IP).
+    /// Hosts that are "us" (leg hosts, IP-LB addresses, public IPs).
     own_hosts: Vec<IpAddr>,
     /// Ports that are "us" on those hosts (listening and IP-LB ports).
     own_ports: Vec<u16>,
@@ -63,11 +92,11 @@ impl Settings {
             SocketAddr::new(l.host, l.ports.udp.unwrap_or(ext_port))
         });
         let use_lb = sip.use_ip_load_balancer_address_in_via;
-        let via_external = per_transport(|t| via_template(t, via_addr(ext, t, use_lb)));
-        let via_internal =
-            per_transport(|t| via_template(t, via_addr(int.unwrap_or(ext), t, use_lb)));
-        let rr_external = per_transport(|t| rr_template(t, record_route_addr(ext, t)));
-        let rr_internal = int.map(|l| per_transport(|t| rr_template(t, record_route_addr(l, t))));
+        let normal = templates(ext, int, use_lb, record_route_addr);
+        let real = templates(ext, int, false, listen_addr);
+        let rules = RoutingRules::new(sip);
+        let nat = Nat::new(cfg);
+        let rules_matter = !rules.is_empty() && (normal != real || nat.is_some());
         let mut own_hosts = vec![ext.host];
         let mut own_ports = Vec::new();
         add_leg(ext, &mut own_hosts, &mut own_ports);
@@ -76,6 +105,7 @@ impl Settings {
             add_leg(l, &mut own_hosts, &mut own_ports);
         }
         own_hosts.extend(sip.public_ip);
+        own_hosts.extend(sip.public_ipv6);
         let mut listening = vec![external];
         for leg in std::iter::once(ext).chain(int) {
             for p in [leg.ports.tcp, leg.ports.tls, leg.ports.ws, leg.ports.wss]
@@ -92,10 +122,16 @@ impl Settings {
             two_entry: int.is_some(),
             external,
             internal,
-            via_external,
-            via_internal,
-            rr_external,
-            rr_internal,
+            normal,
+            real,
+            rules,
+            rules_matter,
+            nat,
+            scanners: Scanners::new(&sip.blocked_values),
+            route_host: sip
+                .matching_hostname_for_route
+                .as_deref()
+                .map(|h| RouteHost::new(h, sip.is_filter_subdomain)),
             internal_transport: sip.internal_transport,
             terminate_tls: cfg.tls.terminate_tls_traffic,
             own_hosts,
@@ -149,7 +185,7 @@ fn leg_port(ports: &Ports, t: Transport) -> Option<u16> {
     }
 }
 
-fn listen_addr(leg: &Leg, t: Transport) -> SocketAddr {
+pub(crate) fn listen_addr(leg: &Leg, t: Transport) -> SocketAddr {
     let port = leg_port(&leg.ports, t).or(leg.ports.udp).or_else(|| {
         transport::ALL
             .into_iter()
@@ -169,7 +205,7 @@ fn via_addr(leg: &Leg, t: Transport, use_ip_lb: bool) -> SocketAddr {
 }
 
 /// The leg's IP load balancer address for `t`, when configured.
-fn ip_lb_addr(leg: &Leg, t: Transport) -> Option<SocketAddr> {
+pub(crate) fn ip_lb_addr(leg: &Leg, t: Transport) -> Option<SocketAddr> {
     let ip = *leg.ip_load_balancer_addresses.first()?;
     let port = leg_port(&leg.ip_load_balancer_ports, t)?;
     Some(SocketAddr::new(ip, port))
@@ -181,7 +217,25 @@ fn record_route_addr(leg: &Leg, t: Transport) -> SocketAddr {
     ip_lb_addr(leg, t).unwrap_or_else(|| listen_addr(leg, t))
 }
 
-fn per_transport(f: impl Fn(Transport) -> Vec<u8>) -> [Vec<u8>; 5] {
+/// The four template sets for one addressing variant: `rr_addr` gives the
+/// Record-Route address of a leg, `use_ip_lb` puts IP-LB addresses in Vias.
+fn templates(
+    ext: &Leg,
+    int: Option<&Leg>,
+    use_ip_lb: bool,
+    rr_addr: fn(&Leg, Transport) -> SocketAddr,
+) -> Templates {
+    Templates {
+        via_external: per_transport(|t| via_template(t, via_addr(ext, t, use_ip_lb))),
+        via_internal: per_transport(|t| {
+            via_template(t, via_addr(int.unwrap_or(ext), t, use_ip_lb))
+        }),
+        rr_external: per_transport(|t| rr_template(t, rr_addr(ext, t))),
+        rr_internal: int.map(|l| per_transport(|t| rr_template(t, rr_addr(l, t)))),
+    }
+}
+
+pub(crate) fn per_transport(f: impl Fn(Transport) -> Vec<u8>) -> [Vec<u8>; 5] {
     transport::ALL.map(f)
 }
 
@@ -194,7 +248,7 @@ fn via_template(t: Transport, addr: SocketAddr) -> Vec<u8> {
     v
 }
 
-fn rr_template(t: Transport, addr: SocketAddr) -> Vec<u8> {
+pub(crate) fn rr_template(t: Transport, addr: SocketAddr) -> Vec<u8> {
     let mut v = b"Record-Route: <sip:".to_vec();
     push_host_port(&mut v, addr.ip(), addr.port());
     v.extend_from_slice(b";transport=");

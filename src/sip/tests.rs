@@ -9,8 +9,8 @@ use super::proxy::{Datagram, LegId, Output, Proxy};
 use crate::config::Config;
 use crate::registry::{Node, NodeId, NodeSet, NodeSource, NodeState};
 
-const CLIENT: &str = "127.0.0.1:5033";
-const NODE_A: &str = "127.0.0.1:4060";
+pub(super) const CLIENT: &str = "127.0.0.1:5033";
+pub(super) const NODE_A: &str = "127.0.0.1:4060";
 const NODE_B: &str = "127.0.0.1:4061";
 
 fn node(id: u32, addr: &str, state: NodeState) -> Node {
@@ -18,19 +18,19 @@ fn node(id: u32, addr: &str, state: NodeState) -> Node {
     Node::new(NodeId(id), a.ip(), a.port(), NodeSource::Heartbeat, state)
 }
 
-fn nodes(states: &[(u32, &str, NodeState)]) -> Arc<NodeSet> {
+pub(super) fn nodes(states: &[(u32, &str, NodeState)]) -> Arc<NodeSet> {
     let v = states.iter().map(|&(id, a, s)| node(id, a, s)).collect();
     Arc::new(NodeSet::new(1, v, 0))
 }
 
-struct Sim {
-    proxy: Proxy,
-    out: Output,
+pub(super) struct Sim {
+    pub(super) proxy: Proxy,
+    pub(super) out: Output,
     now: Instant,
 }
 
 impl Sim {
-    fn new(cfg: &Config, set: Arc<NodeSet>) -> Sim {
+    pub(super) fn new(cfg: &Config, set: Arc<NodeSet>) -> Sim {
         let now = crate::test_epoch();
         let mut proxy = Proxy::new(cfg, 0, 1, now);
         proxy.set_nodes(set);
@@ -42,7 +42,12 @@ impl Sim {
     }
 
     /// Feed one datagram; return every (leg, dst, text) produced.
-    fn feed(&mut self, leg: LegId, src: &str, msg: &str) -> Vec<(LegId, SocketAddr, String)> {
+    pub(super) fn feed(
+        &mut self,
+        leg: LegId,
+        src: &str,
+        msg: &str,
+    ) -> Vec<(LegId, SocketAddr, String)> {
         let d = Datagram {
             bytes: msg.as_bytes(),
             src: src.parse().unwrap(),
@@ -66,7 +71,7 @@ impl Sim {
     }
 }
 
-fn invite(call_id: &str, branch: &str, extra: &str) -> String {
+pub(super) fn invite(call_id: &str, branch: &str, extra: &str) -> String {
     format!(
         "INVITE sip:bob@127.0.0.1:5060 SIP/2.0\r\n\
          Via: SIP/2.0/UDP 127.0.0.1:5033;branch={branch};rport\r\n\
@@ -81,7 +86,7 @@ fn invite(call_id: &str, branch: &str, extra: &str) -> String {
     )
 }
 
-fn lines<'a>(msg: &'a str, name: &str) -> Vec<&'a str> {
+pub(super) fn lines<'a>(msg: &'a str, name: &str) -> Vec<&'a str> {
     msg.split("\r\n")
         .filter(|l| {
             l.to_ascii_lowercase()

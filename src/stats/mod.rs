@@ -111,6 +111,8 @@ pub struct SipCounters {
     pub stray_responses: u64,
     /// Messages dropped for other reasons (unroutable target…).
     pub dropped: u64,
+    /// Requests from scanners (`blockedValues`) dropped unanswered.
+    pub blocked: u64,
     /// Forwarded requests by method ([`method_index`]), bumped by
     /// [`SipCounters::count_request`].
     pub requests_by_method: [u64; METHODS],
@@ -120,7 +122,7 @@ pub struct SipCounters {
 }
 
 /// Number of scalar counters in [`SipCounters::scalars`].
-pub const SIP_SCALARS: usize = 12;
+pub const SIP_SCALARS: usize = 13;
 
 /// Names of [`SipCounters::scalars`], in order (Prometheus names without
 /// the `sip_balancer_sip_` prefix and `_total` suffix).
@@ -137,6 +139,7 @@ pub const SIP_SCALAR_NAMES: [&str; SIP_SCALARS] = [
     "loops",
     "stray_responses",
     "dropped",
+    "blocked",
 ];
 
 impl SipCounters {
@@ -154,6 +157,7 @@ impl SipCounters {
         self.loops += o.loops;
         self.stray_responses += o.stray_responses;
         self.dropped += o.dropped;
+        self.blocked += o.blocked;
         for (a, b) in self
             .requests_by_method
             .iter_mut()
@@ -204,13 +208,14 @@ impl SipCounters {
             self.loops,
             self.stray_responses,
             self.dropped,
+            self.blocked,
         ]
     }
 
     /// The inverse of [`SipCounters::scalars`] (per-method and per-class
     /// counters left at zero).
     pub fn from_scalars(v: [u64; SIP_SCALARS]) -> SipCounters {
-        let [requests_forwarded, responses_forwarded, body_bytes, replies_sent, heartbeats, hand_offs, malformed, too_many_hops, no_node, loops, stray_responses, dropped] =
+        let [requests_forwarded, responses_forwarded, body_bytes, replies_sent, heartbeats, hand_offs, malformed, too_many_hops, no_node, loops, stray_responses, dropped, blocked] =
             v;
         SipCounters {
             requests_forwarded,
@@ -225,6 +230,7 @@ impl SipCounters {
             loops,
             stray_responses,
             dropped,
+            blocked,
             ..SipCounters::default()
         }
     }
@@ -239,6 +245,7 @@ mod tests {
         let c = SipCounters::from_scalars(std::array::from_fn(|i| i as u64 + 1));
         assert_eq!(c.requests_forwarded, 1);
         assert_eq!(c.dropped, 12);
+        assert_eq!(c.blocked, 13);
         assert_eq!(c.scalars(), std::array::from_fn(|i| i as u64 + 1));
         assert_eq!(SIP_SCALAR_NAMES[11], "dropped");
     }

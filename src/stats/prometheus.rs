@@ -29,6 +29,7 @@ const SIP_HELP: [&str; SIP_SCALAR_NAMES.len()] = [
     "Requests dropped because they would loop.",
     "Responses dropped: top Via not ours or no next hop.",
     "Messages dropped for other reasons.",
+    "Requests from scanners (blockedValues) dropped unanswered.",
 ];
 
 /// The exposition text.
