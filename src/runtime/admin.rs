@@ -283,7 +283,10 @@ impl Server {
         }
         if self.pending.len() >= MAX_PENDING {
             let oldest = self.pending.remove(0);
-            debug!("admin: {MAX_PENDING} request heads pending, {} dropped", oldest.peer);
+            debug!(
+                "admin: {MAX_PENDING} request heads pending, {} dropped",
+                oldest.peer
+            );
         }
         self.pending.push(Pending {
             stream,
@@ -416,13 +419,17 @@ impl Pending {
     fn poll(&mut self, now: Instant) -> Progress {
         let mut chunk = [0u8; 2048];
         loop {
-            let room = (MAX_HEAD + 4).saturating_sub(self.buf.len()).min(chunk.len());
+            let room = (MAX_HEAD + 4)
+                .saturating_sub(self.buf.len())
+                .min(chunk.len());
             if room == 0 {
                 return Progress::Answer(Response::text(400, "Request head too long"));
             }
             match self.stream.read(chunk.get_mut(..room).unwrap_or_default()) {
                 Ok(0) => return Progress::Gone,
-                Ok(n) => self.buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+                Ok(n) => self
+                    .buf
+                    .extend_from_slice(chunk.get(..n).unwrap_or_default()),
                 Err(e) if is_timeout(&e) => break,
                 Err(_) => return Progress::Gone,
             }

@@ -276,7 +276,12 @@ fn read_head(
     stop: &AtomicBool,
 ) -> io::Result<(Result<Head, u16>, Instant)> {
     let mut started = !buf.is_empty();
-    let mut deadline = Instant::now() + if started { REQUEST_TIMEOUT } else { IDLE_TIMEOUT };
+    let mut deadline = Instant::now()
+        + if started {
+            REQUEST_TIMEOUT
+        } else {
+            IDLE_TIMEOUT
+        };
     loop {
         if !started && !buf.is_empty() {
             started = true;

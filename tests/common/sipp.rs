@@ -87,7 +87,15 @@ impl Sipp {
     /// A UAC sending `calls` calls at `rate` cps to `target`, giving up
     /// after `timeout_s` seconds (then failing: `-timeout_error`).
     pub fn uac(tag: &str, target: &str, calls: u32, rate: u32, timeout_s: u32) -> Sipp {
-        Sipp::uac_with(tag, &scenario("uac.xml"), target, calls, rate, timeout_s, &[])
+        Sipp::uac_with(
+            tag,
+            &scenario("uac.xml"),
+            target,
+            calls,
+            rate,
+            timeout_s,
+            &[],
+        )
     }
 
     /// Like [`Sipp::uac`] with scenario `sf` and `extra` arguments (e.g.
@@ -295,7 +303,10 @@ pub fn civil_seconds(text: &str) -> Option<f64> {
     let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
     let (y, m, day) = (d.next()??, d.next()??, d.next()??);
     let mut t = time.split(':');
-    let (h, min) = (t.next()?.parse::<f64>().ok()?, t.next()?.parse::<f64>().ok()?);
+    let (h, min) = (
+        t.next()?.parse::<f64>().ok()?,
+        t.next()?.parse::<f64>().ok()?,
+    );
     let s = t.next()?.parse::<f64>().ok()?;
     // Days from civil (H. Hinnant's algorithm).
     let y = if m <= 2 { y - 1 } else { y };

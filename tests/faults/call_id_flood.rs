@@ -47,7 +47,10 @@ fn a_million_call_ids_keep_rss_bounded_and_the_balancer_answering() {
     cfg.algorithm_extra = format!(", callIdAffinityMaxEntries: {MAX_ENTRIES}");
     let lb = Balancer::start(&cfg);
     let hb = Heartbeater::start(lb.internal, node.port, Duration::from_millis(200));
-    assert!(hb.wait_registered(Duration::from_secs(5)), "node registered");
+    assert!(
+        hb.wait_registered(Duration::from_secs(5)),
+        "node registered"
+    );
 
     let mut client = Flood::new(lb.external);
     client.send(0, WARMUP, &node);
@@ -110,7 +113,14 @@ impl Flood {
             .ok();
         let me = sock.local_addr().expect("addr");
         let cid = format!("flood-{:020}@127.0.0.1", 0);
-        let buf = Req::new("OPTIONS", &format!("sip:bob@{lb}"), me, &cid, "z9hG4bKflood").to_bytes();
+        let buf = Req::new(
+            "OPTIONS",
+            &format!("sip:bob@{lb}"),
+            me,
+            &cid,
+            "z9hG4bKflood",
+        )
+        .to_bytes();
         let digits = find(&buf, b"flood-0").expect("Call-ID in the template") + 6;
         Flood {
             sock,
@@ -124,9 +134,9 @@ impl Flood {
     /// the way to `node`; a window that does not move for 20 ms (datagrams
     /// lost) is released.
     fn send(&mut self, from: u64, to: u64, node: &Sink) {
-        let mut sent_here = 0u64;
         let base = node.count();
         for n in from..to {
+            let sent_here = n - from;
             let mut waited = Instant::now();
             let mut last = node.count();
             while sent_here - (node.count() - base).min(sent_here) >= WINDOW {
@@ -140,7 +150,6 @@ impl Flood {
             }
             self.write_digits(n);
             let _ = self.sock.send_to(&self.buf, self.lb);
-            sent_here += 1;
         }
     }
 
@@ -168,7 +177,10 @@ impl Sink {
             .ok();
         sock.set_read_timeout(Some(Duration::from_millis(50))).ok();
         let port = sock.local_addr().expect("addr").port();
-        let (count, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
+        let (count, stop) = (
+            Arc::new(AtomicU64::new(0)),
+            Arc::new(AtomicBool::new(false)),
+        );
         let thread = {
             let (count, stop) = (Arc::clone(&count), Arc::clone(&stop));
             std::thread::spawn(move || {

@@ -24,7 +24,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::common::http::get;
 use super::common::sipp::sipp_available;
-use super::common::{free_port, local, wait_until, Balancer, Heartbeater, HeavyGuard, LbConfig, Sipp};
+use super::common::{
+    free_port, local, wait_until, Balancer, Heartbeater, HeavyGuard, LbConfig, Sipp,
+};
 use super::tail;
 
 /// Calls per second.
@@ -83,21 +85,33 @@ fn kill_under_load(send_trying: bool, latest: Duration) {
     let mut hb_a = Some(Heartbeater::start(lb.internal, pa, PULSE));
     let hb_b = Heartbeater::start(lb.internal, pb, PULSE);
     for hb in [hb_a.as_ref().unwrap(), &hb_b] {
-        assert!(hb.wait_registered(Duration::from_secs(5)), "node registered");
+        assert!(
+            hb.wait_registered(Duration::from_secs(5)),
+            "node registered"
+        );
     }
     let (name_a, name_b) = (format!("node{pa}"), format!("node{pb}"));
     assert!(
-        wait_until(Duration::from_secs(5), || alive(admin) == [name_a.clone(), name_b.clone()]),
+        wait_until(Duration::from_secs(5), || alive(admin)
+            == [name_a.clone(), name_b.clone()]),
         "both nodes listed: {:?}",
         alive(admin)
     );
 
-    let mut uac = Sipp::uac("kill-uac", &lb.external.to_string(), CALLS, RATE, CALLS / RATE + 30);
+    let mut uac = Sipp::uac(
+        "kill-uac",
+        &lb.external.to_string(),
+        CALLS,
+        RATE,
+        CALLS / RATE + 30,
+    );
     std::thread::sleep(KILL_AFTER);
     let killed_at = unix_now();
     a.kill();
     drop(hb_a.take());
-    let listed = wait_until(DETECT + Duration::from_secs(2), || alive(admin) == [name_b.clone()]);
+    let listed = wait_until(DETECT + Duration::from_secs(2), || {
+        alive(admin) == [name_b.clone()]
+    });
     let down_after = unix_now() - killed_at;
     assert!(listed, "A still listed: {:?}", alive(admin));
     let code = uac.wait(Duration::from_secs(u64::from(CALLS / RATE) + 60));
@@ -142,11 +156,21 @@ fn kill_under_load(send_trying: bool, latest: Duration) {
     assert!(on_a.len() > 100, "A took its share before it died");
     assert!(late.len() > 150, "calls after the window");
     let bound = (f64::from(RATE) * DETECT.as_secs_f64()) as usize;
-    assert!(failed.len() <= bound, "{} failed calls > {bound}", failed.len());
+    assert!(
+        failed.len() <= bound,
+        "{} failed calls > {bound}",
+        failed.len()
+    );
     let window = -CALL_SPAN.as_secs_f64()..=latest.as_secs_f64();
     let stray: Vec<&f64> = failed.iter().filter(|t| !window.contains(*t)).collect();
-    assert!(stray.is_empty(), "failed calls started at {stray:?} s from the kill, outside {window:?}");
-    assert!(late_wrong.is_empty(), "calls after the window failed or missed B: {late_wrong:?}");
+    assert!(
+        stray.is_empty(),
+        "failed calls started at {stray:?} s from the kill, outside {window:?}"
+    );
+    assert!(
+        late_wrong.is_empty(),
+        "calls after the window failed or missed B: {late_wrong:?}"
+    );
     drop(hb_b);
     lb.stop();
 }

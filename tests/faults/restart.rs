@@ -40,7 +40,10 @@ fn dialogs_end_through_a_restarted_balancer_by_their_record_route() {
         Heartbeater::start(lb.internal, pb, PULSE),
     ];
     for hb in &hbs {
-        assert!(hb.wait_registered(Duration::from_secs(5)), "node registered");
+        assert!(
+            hb.wait_registered(Duration::from_secs(5)),
+            "node registered"
+        );
     }
 
     let pause = PAUSE_MS.to_string();
@@ -88,7 +91,10 @@ fn dialogs_end_through_a_restarted_balancer_by_their_record_route() {
     );
     let (invited_a, byed_a) = (received(&a, "INVITE"), received(&a, "BYE"));
     let (invited_b, byed_b) = (received(&b, "INVITE"), received(&b, "BYE"));
-    assert!(!invited_a.is_empty() && !invited_b.is_empty(), "calls on both nodes");
+    assert!(
+        !invited_a.is_empty() && !invited_b.is_empty(),
+        "calls on both nodes"
+    );
     assert_eq!(byed_a, invited_a, "A's dialogs' BYEs reached A");
     assert_eq!(byed_b, invited_b, "B's dialogs' BYEs reached B");
     assert_eq!(invited_a.len() + invited_b.len(), CALLS as usize);

@@ -20,9 +20,7 @@ use rustls::ClientConfig;
 use super::common::certs::{ssl_yaml, write_pki};
 use super::common::http::get;
 use super::common::streams::{client_config, Kind, SipStream};
-use super::common::{
-    free_port, local, wait_until, Balancer, HeavyGuard, LbConfig, Req, TempDir,
-};
+use super::common::{free_port, local, wait_until, Balancer, HeavyGuard, LbConfig, Req, TempDir};
 use super::json_hb::JsonNode;
 
 #[path = "slowloris_wires.rs"]
@@ -61,8 +59,11 @@ struct Slow {
     in_layer: bool,
     /// Opens the connection (the handshakes not under test done) and
     /// returns it with the bytes to trickle.
-    open: Box<dyn FnOnce() -> Result<(Box<dyn Wire>, Vec<u8>), String> + Send>,
+    open: Box<dyn FnOnce() -> Opened + Send>,
 }
+
+/// A slow connection ready to trickle, and its bytes.
+type Opened = Result<(Box<dyn Wire>, Vec<u8>), String>;
 
 /// When the balancer closed it, counted from its first byte.
 struct Outcome {
@@ -109,25 +110,38 @@ fn run(pick: impl Fn(&Slow) -> bool) {
     // that `Balancer::start` waits for.
     for addr in [at.admin, at.heartbeat, at.smpp] {
         assert!(
-            wait_until(Duration::from_secs(5), || std::net::TcpStream::connect(addr).is_ok()),
+            wait_until(Duration::from_secs(5), || std::net::TcpStream::connect(
+                addr
+            )
+            .is_ok()),
             "{addr} listening"
         );
     }
 
     let started = Instant::now();
-    let slow: Vec<Slow> = slow_connections(&at, &tls).into_iter().filter(|s| pick(s)).collect();
+    let slow: Vec<Slow> = slow_connections(&at, &tls)
+        .into_iter()
+        .filter(|s| pick(s))
+        .collect();
     let running: Vec<JoinHandle<Outcome>> = slow.into_iter().map(spawn).collect();
     std::thread::sleep(Duration::from_millis(400));
     let served = serve_normal_clients(&at, &tls);
     let outcomes: Vec<Outcome> = running.into_iter().map(|t| t.join().unwrap()).collect();
     eprintln!("slow connections (closed after, from the first byte):");
     for o in &outcomes {
-        eprintln!("  {:<24} timer {:>5?}  {:?}", o.name, o.timer, o.closed_after);
+        eprintln!(
+            "  {:<24} timer {:>5?}  {:?}",
+            o.name, o.timer, o.closed_after
+        );
     }
     eprintln!("normal clients (answered after): {served:?}");
 
     let bad: Vec<String> = outcomes.iter().filter_map(judge).collect();
-    assert!(bad.is_empty(), "slow connections not cut by their timer:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "slow connections not cut by their timer:\n{}",
+        bad.join("\n")
+    );
     for (name, took) in &served {
         assert!(*took < SERVED, "{name}: a normal client waited {took:?}");
     }
@@ -254,18 +268,18 @@ fn sip_slow(kind: Kind, leg: &str, addr: SocketAddr, tls: &Arc<ClientConfig>) ->
         ..slow(&name("message"), STREAM_TIMEOUT, move || {
             let tls = kind.tls().then_some(cfg);
             let mut s = SipStream::connect(kind, addr, tls)?;
-            let bytes = if kind.ws() { s.ws_frame(1, true, &sip) } else { sip };
+            let bytes = if kind.ws() {
+                s.ws_frame(1, true, &sip)
+            } else {
+                sip
+            };
             Ok((Box::new(s) as Box<dyn Wire>, bytes))
         })
     });
     v
 }
 
-fn slow(
-    name: &str,
-    timer: Duration,
-    open: impl FnOnce() -> Result<(Box<dyn Wire>, Vec<u8>), String> + Send + 'static,
-) -> Slow {
+fn slow(name: &str, timer: Duration, open: impl FnOnce() -> Opened + Send + 'static) -> Slow {
     Slow {
         name: name.to_string(),
         timer,
@@ -301,7 +315,10 @@ fn trickle(wire: &mut dyn Wire, bytes: &[u8], at_once: usize) -> Result<Duration
             return Ok(start.elapsed());
         }
         if start.elapsed() > GIVE_UP {
-            return Err(format!("still open after {i} bytes in {:?}", start.elapsed()));
+            return Err(format!(
+                "still open after {i} bytes in {:?}",
+                start.elapsed()
+            ));
         }
     }
     Err(format!("all {} bytes went through", bytes.len()))
