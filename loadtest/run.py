@@ -179,8 +179,9 @@ class Ports:
         return [self.ext, self.int, self.uac] + self.nodes
 
 
-def balancer_yaml(ports, shards, transport):
-    """The one place that knows the balancer's config format."""
+def balancer_yaml(ports, shards, transport, extra=""):
+    """The one place that knows the balancer's config format (`extra`: more
+    top-level YAML, e.g. the soak's `algorithm:` line)."""
     key = {"udp": "udpPort", "tcp": "tcpPort"}[transport]
     nodes = "\n".join(
         f"  - {{ ip: 127.0.0.1, {key}: {p}, hostname: node{i + 1} }}"
@@ -193,7 +194,8 @@ def balancer_yaml(ports, shards, transport):
         "  isSendTrying: false\n"
         "nodes:\n"
         f"{nodes}\n"
-        "probe: { interval: 500, timeout: 1000, failuresToDown: 3, successesToUp: 1 }\n")
+        "probe: { interval: 500, timeout: 1000, failuresToDown: 3, successesToUp: 1 }\n"
+        + extra)
 
 
 def target_cpus(shards):
@@ -239,7 +241,7 @@ def start_target(name, shards, transport, ports, rundir, args):
     elif name == "balancer":
         cfg = os.path.join(rundir, "balancer.yaml")
         with open(cfg, "w") as f:
-            f.write(balancer_yaml(ports, shards, transport))
+            f.write(balancer_yaml(ports, shards, transport, getattr(args, "balancer_extra", "")))
         cmd = [args.balancer_bin, "--config", cfg]
     else:
         raise ValueError(name)
@@ -256,6 +258,21 @@ def start_target(name, shards, transport, ports, rundir, args):
     if name == "balancer":
         time.sleep(args.balancer_warmup)  # static nodes: let the first probes mark them up
     return proc, None
+
+
+def uac_command(ports, rate, calls, args, max_s):
+    """The SIPp UAC (sipp-scenarios/uac.xml) on CPU 0: `calls` calls at `rate`
+    to the target's external port, stats every second into stat.csv, giving
+    up (failing) after `max_s` seconds."""
+    return ["taskset", "-c", "0", "sipp", "-sf", os.path.join(SCEN, "uac.xml"),
+            "-s", "svc", f"127.0.0.1:{ports.ext}", "-i", "127.0.0.1",
+            "-p", str(ports.uac), "-t", sipp_transport(args.transport),
+            "-r", str(rate), "-rp", "1000", "-m", str(calls), "-d", str(args.pause_ms),
+            "-l", str(args.max_concurrent), "-nostdin", "-recv_timeout", "5000",
+            "-buff_size", str(SIPP_BUFFER),
+            "-timeout", f"{int(max_s)}s", "-timeout_error",
+            "-trace_stat", "-stf", "stat.csv", "-fd", "1",
+            "-trace_err", "-max_socket", "4096"]
 
 
 def sipp_transport(t):
@@ -458,16 +475,8 @@ def run_once(target, shards, rate, calls, args, rundir, label=""):
         uacdir = os.path.join(rundir, "uac")
         os.makedirs(uacdir, exist_ok=True)
         max_s = calls / rate + args.tail_seconds
-        uac_cmd = ["taskset", "-c", "0", "sipp", "-sf", os.path.join(SCEN, "uac.xml"),
-                   "-s", "svc", f"127.0.0.1:{ports.ext}", "-i", "127.0.0.1",
-                   "-p", str(ports.uac), "-t", sipp_transport(args.transport),
-                   "-r", str(rate), "-rp", "1000", "-m", str(calls), "-d", str(args.pause_ms),
-                   "-l", str(args.max_concurrent), "-nostdin", "-recv_timeout", "5000",
-                   "-buff_size", str(SIPP_BUFFER),
-                   "-timeout", f"{int(max_s)}s", "-timeout_error",
-                   "-trace_stat", "-stf", "stat.csv", "-fd", "1",
-                   "-trace_rtt", "-rtt_freq", "1", "-trace_counts",
-                   "-trace_err", "-trace_screen", "-max_socket", "4096"]
+        uac_cmd = uac_command(ports, rate, calls, args, max_s) + [
+            "-trace_rtt", "-rtt_freq", "1", "-trace_counts", "-trace_screen"]
         res["uac_cmd"] = shlex.join(uac_cmd)
         pids = proc_tree(tgt.pid)
         t0 = tree_ticks(pids)

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::balancer::wait_exit;
+use common::http::{get, Http};
 use common::*;
 
 /// The original's `/lbstat` fields, in its order.
@@ -175,57 +176,6 @@ impl Drop for Lb {
             let _ = c.wait();
         }
     }
-}
-
-// === a minimal HTTP client ===
-
-#[derive(Debug)]
-struct Http {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Http {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// `GET target` on a fresh connection, read until the server closes it.
-fn get(addr: SocketAddr, target: &str) -> Http {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
-        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET {target} HTTP/1.1\r\nHost: lb\r\n\r\n").unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8(raw).expect("UTF-8 answer");
-    let (head, body) = text.split_once("\r\n\r\n").expect("a head");
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap();
-    let status = status_line
-        .strip_prefix("HTTP/1.1 ")
-        .and_then(|r| r.get(..3))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("status line {status_line:?}"));
-    let headers: Vec<(String, String)> = lines
-        .map(|l| {
-            let (k, v) = l.split_once(':').expect("header line");
-            (k.trim().to_string(), v.trim().to_string())
-        })
-        .collect();
-    let r = Http {
-        status,
-        headers,
-        body: body.to_string(),
-    };
-    let len: usize = r.header("content-length").unwrap().parse().unwrap();
-    assert_eq!(len, r.body.len(), "Content-Length of {target}");
-    r
 }
 
 // === SIPp traces ===
@@ -827,7 +777,15 @@ fn lbstop_closes_the_port_refuses_new_calls_lets_dialogs_finish_then_exits() {
     // 40 calls at 40 cps, each up for 4 s: all established, none ended,
     // when /lbstop arrives 2 s in.
     let target = lb.external.to_string();
-    let mut uac = Sipp::uac_lasting("uac", &target, CALLS, 40, 60, Some(4000));
+    let mut uac = Sipp::uac_with(
+        "uac",
+        &common::sipp::scenario("uac_long.xml"),
+        &target,
+        CALLS,
+        40,
+        60,
+        &["-d", "4000"],
+    );
     std::thread::sleep(Duration::from_secs(2));
     let asked = Instant::now();
     let r = lb.get("/lbstop");

@@ -31,7 +31,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::balancer::{signal, wait_exit};
-use common::sipp::{parse_stat_csv, scenario, sipp_available};
+use common::sipp::{parse_stat_csv, parse_trace, scenario, sipp_available, Traced};
 use common::*;
 use json_hb::{JsonNode, Pulse};
 
@@ -153,46 +153,6 @@ impl Drop for SippProc {
         }
         self.kill();
     }
-}
-
-/// One message of a SIPp trace.
-#[derive(Debug, Clone)]
-struct Traced {
-    received: bool,
-    /// Method of a request; `None` for a response.
-    method: Option<String>,
-    status: Option<u16>,
-    call_id: String,
-}
-
-fn parse_trace(text: &str) -> Vec<Traced> {
-    let mut out = Vec::new();
-    for block in text
-        .split("----------------------------------------------- ")
-        .skip(1)
-    {
-        let mut lines = block.lines().skip(1);
-        let received = lines.next().unwrap_or("").contains("received");
-        let mut lines = lines.skip_while(|l| l.trim().is_empty());
-        let start = lines.next().unwrap_or("").trim().to_string();
-        let call_id = lines
-            .take_while(|l| !l.trim().is_empty())
-            .filter_map(|l| l.split_once(':'))
-            .find(|(n, _)| n.trim().eq_ignore_ascii_case("call-id") || n.trim() == "i")
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default();
-        let (method, status) = match start.strip_prefix("SIP/2.0 ") {
-            Some(rest) => (None, rest.get(..3).and_then(|c| c.parse().ok())),
-            None => (start.split(' ').next().map(str::to_string), None),
-        };
-        out.push(Traced {
-            received,
-            method,
-            status,
-            call_id,
-        });
-    }
-    out
 }
 
 // === the lab: balancer, nodes, clients ===

@@ -49,17 +49,9 @@ fn pki() -> Pki {
     Pki { files, _dir: dir }
 }
 
-/// The top-level `ssl:` section: the server certificate as the
-/// balancer's, the CA as its trust store.
+/// The top-level `ssl:` section (`common::certs::ssl_yaml`).
 fn ssl_yaml(p: &Pki, auth: &str, terminate: bool) -> String {
-    let f = &p.files;
-    format!(
-        "ssl:\n  certificateFile: \"{}\"\n  privateKeyFile: \"{}\"\n  trustStore: \"{}\"\n  \
-         tlsClientAuthType: {auth}\n  terminateTLSTraffic: {terminate}\n",
-        f.server_chain.display(),
-        f.server_key.display(),
-        f.ca.display()
-    )
+    common::certs::ssl_yaml(&p.files, auth, terminate)
 }
 
 /// Announces a node at `127.0.0.1:port` with `extra` port properties.

@@ -3,12 +3,15 @@
 //! `/lbloglevel`, `/lbstop`, `/lbnoderegex` (see [`crate::stats::admin_api`]
 //! for what each answers).
 //!
-//! The thread blocks in `accept` with a receive timeout of [`TICK`], so it
-//! wakes regularly to take the registry's newest snapshot (it has its own
-//! snapshot queue, like a shard), sample the process's CPU time and notice
-//! the stop flag. Connections are served one at a time: read the request
-//! head (at most [`IO_TIMEOUT`] per read and [`HEAD_DEADLINE`] in all),
-//! answer, close. Counters come
+//! The thread blocks in `accept` with a receive timeout of [`TICK`] (of
+//! [`POLL`] while request heads are arriving), so it wakes regularly to
+//! take the registry's newest snapshot (it has its own snapshot queue,
+//! like a shard), sample the process's CPU time and notice the stop flag.
+//! Request heads are read without blocking from up to [`MAX_PENDING`]
+//! connections at once, each within [`HEAD_DEADLINE`] of its accept, so a
+//! client trickling its head (slowloris) delays nobody; beyond that many,
+//! the oldest one is dropped. A complete request is answered (writes
+//! bounded by [`IO_TIMEOUT`]) and its connection closed. Counters come
 //! from the shards' [`Board`]: summed here, on demand, with relaxed loads
 //! — the shards never wait for this thread and never lock.
 //!
@@ -46,13 +49,18 @@ use crate::stats::{lbstat, prometheus};
 /// on the age of its node snapshot.
 const TICK: Duration = Duration::from_millis(100);
 
-/// Per read or write on an admin connection.
+/// How often request heads that are still arriving are read.
+const POLL: Duration = Duration::from_millis(5);
+
+/// Per write of an answer.
 const IO_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Longest a client may take to send its request head (so a trickling
-/// client cannot hold the port for long: connections are served one at a
-/// time).
+/// Longest a client may take to send its request head.
 const HEAD_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Connections whose request head is still arriving; one more drops the
+/// oldest.
+const MAX_PENDING: usize = 32;
 
 /// How often the CPU time is sampled for `JvmCpuUsage`.
 const CPU_SAMPLE: Duration = Duration::from_secs(1);
@@ -202,6 +210,7 @@ pub(crate) fn spawn(
     let server = Server {
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         listener: Some(listener),
+        pending: Vec::new(),
         settings,
         nodes: Arc::clone(&inputs.first),
         inputs,
@@ -227,6 +236,8 @@ impl Admin {
 
 struct Server {
     listener: Option<TcpListener>,
+    /// Accepted connections whose request head is still arriving, oldest first.
+    pending: Vec<Pending>,
     settings: Settings,
     inputs: Inputs,
     nodes: Arc<NodeSet>,
@@ -244,17 +255,19 @@ impl Server {
             let Some(listener) = &self.listener else {
                 return;
             };
+            let wait = if self.pending.is_empty() { TICK } else { POLL };
+            // accept() honours SO_RCVTIMEO on Linux.
+            let _ = socket2::SockRef::from(listener).set_read_timeout(Some(wait));
             match listener.accept() {
-                Ok((stream, peer)) => {
-                    if self.serve(stream, peer) {
-                        return self.stop_after_drain();
-                    }
-                }
+                Ok((stream, peer)) => self.admit(stream, peer),
                 Err(e) if is_timeout(&e) => {}
                 Err(e) => {
                     debug!("admin: accept: {e}");
-                    std::thread::sleep(TICK);
+                    std::thread::sleep(wait);
                 }
+            }
+            if self.read_heads(Instant::now()) {
+                return self.stop_after_drain();
             }
         }
     }
@@ -271,34 +284,59 @@ impl Server {
         }
     }
 
-    /// Answer one connection; true if it asked to stop.
-    fn serve(&mut self, mut stream: TcpStream, peer: SocketAddr) -> bool {
-        let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
-        let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
-        let mut buf = vec![0u8; MAX_HEAD + 4];
-        let mut len = 0;
-        let deadline = Instant::now() + HEAD_DEADLINE;
-        let target = loop {
-            if Instant::now() >= deadline {
-                return answer(&mut stream, &Response::text(400, "Request head too slow"));
-            }
-            let Some(free) = buf.get_mut(len..).filter(|f| !f.is_empty()) else {
-                return answer(&mut stream, &Response::text(400, "Request head too long"));
+    /// Start reading the request head of a new connection.
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr) {
+        if stream.set_nonblocking(true).is_err() {
+            return;
+        }
+        if self.pending.len() >= MAX_PENDING {
+            let oldest = self.pending.remove(0);
+            debug!(
+                "admin: {MAX_PENDING} request heads pending, {} dropped",
+                oldest.peer
+            );
+        }
+        self.pending.push(Pending {
+            stream,
+            peer,
+            buf: Vec::with_capacity(1024),
+            deadline: Instant::now() + HEAD_DEADLINE,
+        });
+    }
+
+    /// Read what arrived on every pending connection; answer the complete,
+    /// the broken and the late ones. True if one asked to stop.
+    fn read_heads(&mut self, now: Instant) -> bool {
+        let mut stop = false;
+        let mut i = 0;
+        while i < self.pending.len() {
+            let Some(p) = self.pending.get_mut(i) else {
+                break;
             };
-            match stream.read(free) {
-                Ok(0) | Err(_) => return false,
-                Ok(n) => len += n,
-            }
-            match admin_api::parse_head(buf.get(..len).unwrap_or(&[])) {
-                Head::Partial => {}
-                Head::Complete { target, .. } => break target.to_owned(),
-                Head::Invalid => {
-                    return answer(&mut stream, &Response::text(400, "Bad request"));
+            match p.poll(now) {
+                Progress::Waiting => i += 1,
+                Progress::Gone => {
+                    self.pending.swap_remove(i);
+                }
+                Progress::Answer(r) => {
+                    let mut p = self.pending.swap_remove(i);
+                    to_blocking(&p.stream);
+                    answer(&mut p.stream, &r);
+                }
+                Progress::Request(target) => {
+                    let p = self.pending.swap_remove(i);
+                    stop |= self.serve(p.stream, p.peer, &target);
                 }
             }
-        };
+        }
+        stop
+    }
+
+    /// Answer the request for `target`; true if it asked to stop.
+    fn serve(&mut self, mut stream: TcpStream, peer: SocketAddr, target: &str) -> bool {
+        to_blocking(&stream);
         debug!("admin: {peer} {target}");
-        let response = match admin_api::route(&target, self.settings.credentials.as_ref()) {
+        let response = match admin_api::route(target, self.settings.credentials.as_ref()) {
             Request::LbStat => self.render(|v| Response::ok(admin_api::JSON, lbstat::lbstat(v))),
             Request::LbInfo => self.render(|v| Response::ok(admin_api::JSON, lbstat::lbinfo(v))),
             Request::Metrics => self.render(|v| {
@@ -371,6 +409,61 @@ impl Server {
     }
 }
 
+/// An accepted connection whose request head is still arriving.
+struct Pending {
+    stream: TcpStream,
+    peer: SocketAddr,
+    buf: Vec<u8>,
+    /// The head must be complete by then.
+    deadline: Instant,
+}
+
+/// Where a pending connection stands after a read.
+enum Progress {
+    /// More of the head to come.
+    Waiting,
+    /// The client closed or the connection failed: drop it.
+    Gone,
+    /// Answer this (a bad, oversized or late head) and close.
+    Answer(Response),
+    /// The head is complete: serve this target.
+    Request(String),
+}
+
+// === impl Pending ===
+
+impl Pending {
+    /// Read what has arrived (without blocking) and look at the head.
+    fn poll(&mut self, now: Instant) -> Progress {
+        let mut chunk = [0u8; 2048];
+        loop {
+            let room = (MAX_HEAD + 4)
+                .saturating_sub(self.buf.len())
+                .min(chunk.len());
+            if room == 0 {
+                return Progress::Answer(Response::text(400, "Request head too long"));
+            }
+            match self.stream.read(chunk.get_mut(..room).unwrap_or_default()) {
+                Ok(0) => return Progress::Gone,
+                Ok(n) => self
+                    .buf
+                    .extend_from_slice(chunk.get(..n).unwrap_or_default()),
+                Err(e) if is_timeout(&e) => break,
+                Err(_) => return Progress::Gone,
+            }
+            match admin_api::parse_head(&self.buf) {
+                Head::Partial => {}
+                Head::Complete { target, .. } => return Progress::Request(target.to_owned()),
+                Head::Invalid => return Progress::Answer(Response::text(400, "Bad request")),
+            }
+        }
+        if now >= self.deadline {
+            return Progress::Answer(Response::text(400, "Request head too slow"));
+        }
+        Progress::Waiting
+    }
+}
+
 /// What a [`View`] borrows, read for one answer.
 struct OwnedView {
     totals: crate::stats::board::Totals,
@@ -388,6 +481,12 @@ impl<'a> From<&'a OwnedView> for View<'a> {
             facts: &o.facts,
         }
     }
+}
+
+/// Back to blocking writes, each bounded by [`IO_TIMEOUT`], for the answer.
+fn to_blocking(stream: &TcpStream) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
 }
 
 /// Write `r` and close; never asks to stop.

@@ -242,17 +242,16 @@ fn serve(
     stream.set_write_timeout(Some(REQUEST_TIMEOUT))?;
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     loop {
-        let head = match read_head(&mut stream, &mut buf, stop)? {
-            Ok(head) => head,
-            Err(status) => return stream.write_all(&error_response(status, true)),
+        let (head, deadline) = match read_head(&mut stream, &mut buf, stop)? {
+            (Ok(head), deadline) => (head, deadline),
+            (Err(status), _) => return stream.write_all(&error_response(status, true)),
         };
         if head.expect_continue && buf.len() < head.len + head.content_length {
             stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         }
         let end = head.len + head.content_length;
-        let started = Instant::now();
         while buf.len() < end {
-            if !fill(&mut stream, &mut buf, stop, started + REQUEST_TIMEOUT)? {
+            if !fill(&mut stream, &mut buf, stop, deadline)? {
                 return Ok(());
             }
         }
@@ -266,25 +265,32 @@ fn serve(
     }
 }
 
-/// Reads until `buf` holds a whole request head. The inner `Err` is the
-/// status to answer a bad head with; `io::Error` (`UnexpectedEof` when the
-/// peer closed between requests) ends the connection.
+/// Reads until `buf` holds a whole request head; also returns when the
+/// whole request (body included) must have arrived: [`REQUEST_TIMEOUT`]
+/// after its first byte. The `Err` is the status to answer a bad head
+/// with; `io::Error` (`UnexpectedEof` when the peer closed between
+/// requests) ends the connection.
 fn read_head(
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
     stop: &AtomicBool,
-) -> io::Result<Result<Head, u16>> {
-    let mut deadline = Instant::now() + IDLE_TIMEOUT;
+) -> io::Result<(Result<Head, u16>, Instant)> {
     let mut started = !buf.is_empty();
+    let mut deadline = Instant::now()
+        + if started {
+            REQUEST_TIMEOUT
+        } else {
+            IDLE_TIMEOUT
+        };
     loop {
-        match parse_head(buf) {
-            Ok(Some(head)) => return Ok(Ok(head)),
-            Ok(None) => {}
-            Err(e) => return Ok(Err(e.status())),
-        }
         if !started && !buf.is_empty() {
             started = true;
             deadline = Instant::now() + REQUEST_TIMEOUT;
+        }
+        match parse_head(buf) {
+            Ok(Some(head)) => return Ok((Ok(head), deadline)),
+            Ok(None) => {}
+            Err(e) => return Ok((Err(e.status()), deadline)),
         }
         if !fill(stream, buf, stop, deadline)? {
             return Err(io::ErrorKind::UnexpectedEof.into());

@@ -128,6 +128,19 @@ fn leaf(
     (cert.pem(), key.serialize_pem())
 }
 
+/// The balancer's top-level `ssl:` YAML section: the server certificate
+/// of `f` as its own, the CA as its trust store, client authentication
+/// `auth` (`Disabled`, `Want`, …) and `terminateTLSTraffic: terminate`.
+pub fn ssl_yaml(f: &TestPki, auth: &str, terminate: bool) -> String {
+    format!(
+        "ssl:\n  certificateFile: \"{}\"\n  privateKeyFile: \"{}\"\n  trustStore: \"{}\"\n  \
+         tlsClientAuthType: {auth}\n  terminateTLSTraffic: {terminate}\n",
+        f.server_chain.display(),
+        f.server_key.display(),
+        f.ca.display()
+    )
+}
+
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }

@@ -7,6 +7,7 @@
 
 pub mod balancer;
 pub mod certs;
+pub mod http;
 pub mod net;
 pub mod rig;
 pub mod sip;

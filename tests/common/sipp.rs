@@ -1,6 +1,6 @@
 //! SIPp as a child process: spawn with stat/error/message traces in a temp
-//! dir, wait or quit with bounds, parse the final statistics and the set of
-//! Call-IDs seen.
+//! dir, wait or quit with bounds, parse the final statistics, the set of
+//! Call-IDs seen and the message trace (with SIPp's timestamps).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,13 @@ use super::balancer::{signal, wait_exit, TempDir};
 pub fn scenario(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/sipp")
+        .join(name)
+}
+
+/// A scenario shared with the load harness (`sipp-scenarios/*.xml`).
+pub fn shared_scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("sipp-scenarios")
         .join(name)
 }
 
@@ -80,28 +87,31 @@ impl Sipp {
     /// A UAC sending `calls` calls at `rate` cps to `target`, giving up
     /// after `timeout_s` seconds (then failing: `-timeout_error`).
     pub fn uac(tag: &str, target: &str, calls: u32, rate: u32, timeout_s: u32) -> Sipp {
-        Sipp::uac_lasting(tag, target, calls, rate, timeout_s, None)
+        Sipp::uac_with(
+            tag,
+            &scenario("uac.xml"),
+            target,
+            calls,
+            rate,
+            timeout_s,
+            &[],
+        )
     }
 
-    /// Like `uac`; with `hold_ms`, each call stays up that long between
-    /// ACK and BYE (`tests/sipp/uac_long.xml`, `-d`).
-    pub fn uac_lasting(
+    /// Like [`Sipp::uac`] with scenario `sf` and `extra` arguments (e.g.
+    /// `-d 5000` for the pause of `sipp-scenarios/uac.xml`).
+    pub fn uac_with(
         tag: &str,
+        sf: &Path,
         target: &str,
         calls: u32,
         rate: u32,
         timeout_s: u32,
-        hold_ms: Option<u32>,
+        extra: &[&str],
     ) -> Sipp {
-        let file = if hold_ms.is_some() {
-            "uac_long.xml"
-        } else {
-            "uac.xml"
-        };
-        let sf = scenario(file).to_string_lossy().into_owned();
         let mut args: Vec<String> = vec![
             "-sf".into(),
-            sf,
+            sf.to_string_lossy().into_owned(),
             target.into(),
             "-m".into(),
             calls.to_string(),
@@ -113,9 +123,7 @@ impl Sipp {
             "-recv_timeout".into(),
             "5s".into(),
         ];
-        if let Some(ms) = hold_ms {
-            args.extend(["-d".into(), ms.to_string()]);
-        }
+        args.extend(extra.iter().map(|a| a.to_string()));
         Sipp::spawn(tag, super::net::free_port(), &args)
     }
 
@@ -158,6 +166,22 @@ impl Sipp {
     /// Distinct Call-IDs in the message trace, probes and heartbeats excluded.
     pub fn call_ids(&self) -> BTreeSet<String> {
         trace_call_ids(&self.read("messages.log"))
+    }
+
+    /// Every message of the message trace, in order.
+    pub fn trace(&self) -> Vec<Traced> {
+        parse_trace(&self.read("messages.log"))
+    }
+
+    /// Seconds to add to a [`Traced::stamp`] to get Unix time (SIPp writes
+    /// local time), from the last line of the stat CSV, which has both.
+    pub fn stamp_to_unix(&self) -> Option<f64> {
+        stamp_offset(&self.read("stat.csv"))
+    }
+
+    /// Process id (0 once waited for or killed).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, |c| c.id())
     }
 
     /// Contents of a trace file (empty if absent).
@@ -209,6 +233,100 @@ pub fn trace_call_ids(trace: &str) -> BTreeSet<String> {
         })
         .filter(|c| !c.starts_with("lbprobe-") && !c.starts_with("hb-"))
         .collect()
+}
+
+/// One message of a SIPp `-trace_msg` file.
+#[derive(Debug, Clone)]
+pub struct Traced {
+    /// SIPp received it (else sent it).
+    pub received: bool,
+    /// Method of a request; `None` for a response.
+    pub method: Option<String>,
+    /// Status of a response.
+    pub status: Option<u16>,
+    /// Its Call-ID.
+    pub call_id: String,
+    /// The method of its CSeq (what a response answers).
+    pub cseq_method: String,
+    /// When SIPp logged it: local civil time as seconds since 1970-01-01
+    /// (add [`Sipp::stamp_to_unix`] for Unix time).
+    pub stamp: Option<f64>,
+}
+
+/// Parses a `-trace_msg` file: blocks headed by a dashed line with the
+/// date and time, then `… message sent` or `… message received`.
+pub fn parse_trace(text: &str) -> Vec<Traced> {
+    let mut out = Vec::new();
+    for block in text
+        .split("----------------------------------------------- ")
+        .skip(1)
+    {
+        let mut lines = block.lines();
+        let stamp = lines.next().and_then(civil_seconds);
+        let received = lines.next().unwrap_or("").contains("received");
+        let mut lines = lines.skip_while(|l| l.trim().is_empty());
+        let start = lines.next().unwrap_or("").trim().to_string();
+        let headers: Vec<(&str, &str)> = lines
+            .take_while(|l| !l.trim().is_empty())
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim(), v.trim()))
+            .collect();
+        let header = |long: &str, short: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(long) || *n == short)
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_default()
+        };
+        let cseq = header("cseq", "cseq");
+        let (method, status) = match start.strip_prefix("SIP/2.0 ") {
+            Some(rest) => (None, rest.get(..3).and_then(|c| c.parse().ok())),
+            None => (start.split(' ').next().map(str::to_string), None),
+        };
+        out.push(Traced {
+            received,
+            method,
+            status,
+            call_id: header("call-id", "i"),
+            cseq_method: cseq.split_whitespace().nth(1).unwrap_or("").to_string(),
+            stamp,
+        });
+    }
+    out
+}
+
+/// `2026-12-02 16:01:18.865794` (or with a tab) as seconds since
+/// 1970-01-01 00:00 of the same clock.
+pub fn civil_seconds(text: &str) -> Option<f64> {
+    let mut parts = text.split_whitespace();
+    let (date, time) = (parts.next()?, parts.next()?);
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.split(':');
+    let (h, min) = (
+        t.next()?.parse::<f64>().ok()?,
+        t.next()?.parse::<f64>().ok()?,
+    );
+    let s = t.next()?.parse::<f64>().ok()?;
+    // Days from civil (H. Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days as f64 * 86_400.0 + h * 3600.0 + min * 60.0 + s)
+}
+
+/// Unix time minus local civil time, from the `CurrentTime` column of the
+/// last line of a stat CSV (`date<TAB>time<TAB>unix`).
+pub fn stamp_offset(csv: &str) -> Option<f64> {
+    let mut lines = csv.lines().filter(|l| !l.trim().is_empty());
+    let cols: Vec<&str> = lines.next()?.split(';').collect();
+    let last: Vec<&str> = lines.next_back()?.split(';').collect();
+    let current = last.get(cols.iter().position(|c| *c == "CurrentTime")?)?;
+    let unix: f64 = current.split('\t').nth(2)?.trim().parse().ok()?;
+    Some(unix - civil_seconds(current)?)
 }
 
 /// Serialises the heavy tests (SIPp load, two-shard order) within one test

@@ -178,7 +178,7 @@ pub struct SipStream {
 }
 
 /// Reads a TLS handshake to its end (or its failure).
-fn drive_handshake<C, S>(conn: &mut C, sock: &mut TcpStream) -> Result<(), String>
+pub fn drive_handshake<C, S>(conn: &mut C, sock: &mut TcpStream) -> Result<(), String>
 where
     C: std::ops::DerefMut<Target = rustls::ConnectionCommon<S>>,
     S: rustls::SideData,
@@ -441,6 +441,15 @@ impl SipStream {
             .expect("send on stream");
     }
 
+    /// Like [`SipStream::send_raw`], with a failed write (the peer closed
+    /// or reset the connection) as an error instead of a panic.
+    pub fn try_send_raw(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.io
+            .write_all(bytes)
+            .and_then(|_| self.io.flush())
+            .map_err(|e| e.to_string())
+    }
+
     /// Decodes whole frames from `raw` into `sip` (answering pings and
     /// closes).
     fn decode_frames(&mut self) {
@@ -540,6 +549,21 @@ impl SipStream {
         self.sip.drain(..end);
         self.messages += 1;
         Some(m)
+    }
+
+    /// Sends a CRLFCRLF keep-alive ping (RFC 5626 §4.4.1; one frame over
+    /// WebSocket) and waits up to `dur` for the CRLF pong.
+    pub fn keepalive(&mut self, dur: Duration) -> bool {
+        self.send(b"\r\n\r\n");
+        let deadline = Instant::now() + dur;
+        while !self.sip.starts_with(b"\r\n") && !self.closed && Instant::now() < deadline {
+            let _ = self.fill(Duration::from_millis(20));
+        }
+        let pong = self.sip.starts_with(b"\r\n");
+        if pong {
+            self.sip.drain(..2);
+        }
+        pong
     }
 
     /// Reads for `dur` (answering pings, collecting pongs), framing nothing.
