@@ -11,7 +11,7 @@
 //! neither holds it.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ahash::AHashMap;
 use log::debug;
@@ -310,4 +310,32 @@ impl Links {
             }
         }
     }
+}
+
+/// A proxying side driven over [`Links`]: it runs its balancer's actions
+/// and tells the balancer of connects that failed.
+pub(crate) trait Side {
+    fn links(&mut self) -> &mut Links;
+    /// The connect of `token` failed.
+    fn connect_failed(&mut self, token: u64, now: Instant);
+    /// Carry out (and clear) the balancer's pending actions; `src` is the
+    /// connection whose bytes caused them.
+    fn run_actions(&mut self, src: Option<StreamId>, tx: &mut Tx<'_>);
+}
+
+/// Carry out a side's actions. A connect that fails at once is answered at
+/// once; bounded, so a balancer that retries at once cannot spin here.
+pub(crate) fn execute<S: Side>(side: &mut S, src: Option<StreamId>, now: Instant, tx: &mut Tx<'_>) {
+    for _ in 0..4 {
+        side.run_actions(src, tx);
+        let failed = side.links().take_failed();
+        if failed.is_empty() {
+            break;
+        }
+        for token in failed {
+            side.connect_failed(token, now);
+        }
+    }
+    side.links().take_failed();
+    side.links().finish_closes(tx);
 }

@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::layers::Layers;
-use super::links::Links;
+use super::links::{execute, Links, Side};
 use super::uring::{StreamId, Tx};
 use crate::smpp::proxy::{Action, Actions, Settings, SmppBalancer};
 
@@ -131,20 +131,17 @@ impl Smpp {
     }
 
     fn execute(&mut self, src: Option<StreamId>, now: Instant, tx: &mut Tx<'_>) {
-        // A connect that fails at once is answered at once; bounded, so a
-        // balancer that retries at once cannot spin here.
-        for _ in 0..4 {
-            self.run_actions(src, tx);
-            let failed = self.links.take_failed();
-            if failed.is_empty() {
-                break;
-            }
-            for token in failed {
-                self.balancer.on_connect_failed(token, now, &mut self.out);
-            }
-        }
-        self.links.take_failed();
-        self.links.finish_closes(tx);
+        execute(self, src, now, tx);
+    }
+}
+
+impl Side for Smpp {
+    fn links(&mut self) -> &mut Links {
+        &mut self.links
+    }
+
+    fn connect_failed(&mut self, token: u64, now: Instant) {
+        self.balancer.on_connect_failed(token, now, &mut self.out);
     }
 
     fn run_actions(&mut self, src: Option<StreamId>, tx: &mut Tx<'_>) {
