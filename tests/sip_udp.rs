@@ -666,3 +666,113 @@ fn single_entry_mode_basics() {
     assert_eq!(counts.get(&200), Some(&1));
     rig.finish();
 }
+
+#[test]
+fn client_response_to_node_request_carries_the_client_address() {
+    let rig = Rig::two_legs(1);
+    let node = &rig.nodes[0];
+    let inv = Req::new(
+        "INVITE",
+        &format!("sip:alice@{}", rig.client.addr),
+        node.addr(),
+        "c2n-resp@n",
+        "z9hG4bKcr",
+    );
+    node.send(&inv.to_bytes(), rig.lb.internal);
+    let (m, _) = rig.client.recv_msg(WAIT).expect("INVITE at client");
+    // The client's own copy of the header is not believed.
+    let mut ok = String::from_utf8(reply(&m, 200, "OK", "c")).unwrap();
+    ok = ok.replacen(
+        "Content-Length",
+        "X-Sip-Balancer-InitialRemoteAddr: 6.6.6.6\r\nContent-Length",
+        1,
+    );
+    rig.client.send(ok.as_bytes(), rig.lb.external);
+    let got = loop {
+        let (m, _) = node.must_get(WAIT, "200 at node");
+        if m.status() == Some(200) {
+            break m;
+        }
+    };
+    assert_eq!(
+        got.headers("X-Sip-Balancer-InitialRemoteAddr"),
+        vec!["127.0.0.1".to_string()]
+    );
+    assert_eq!(
+        got.header("X-Sip-Balancer-InitialRemotePort"),
+        Some(rig.client.addr.port().to_string())
+    );
+    rig.finish();
+}
+
+#[test]
+fn response_for_a_sender_that_is_no_node_goes_to_the_dialogs_node() {
+    // Two entry points: whatever sends on the internal port is a node. An
+    // INVITE from an address the registry does not know (this balancer never
+    // heard of it, e.g. since a restart): the client's answer goes to the
+    // node the dialog's requests go to, not to the unknown address.
+    let rig = Rig::two_legs(1);
+    let stranger = FakeNode::new();
+    let inv = Req::new(
+        "INVITE",
+        &format!("sip:alice@{}", rig.client.addr),
+        stranger.addr(),
+        "stranger@n",
+        "z9hG4bKst",
+    );
+    stranger.send(&inv.to_bytes(), rig.lb.internal);
+    let (m, _) = rig.client.recv_msg(WAIT).expect("INVITE at client");
+    rig.client.send(&reply(&m, 200, "OK", "c"), rig.lb.external);
+    let (got, from) = rig.nodes[0].must_get(WAIT, "200 at the registered node");
+    assert_eq!(got.status(), Some(200));
+    assert_eq!(from, rig.lb.internal);
+    assert_eq!(via_sent_by(&got.vias()[0]), rig.nodes[0].addr().to_string());
+    std::thread::sleep(Duration::from_millis(300));
+    let seen: Vec<_> = stranger
+        .drain()
+        .iter()
+        .map(Msg::start_line)
+        .map(String::from)
+        .collect();
+    assert!(
+        seen.iter().all(|l| l.starts_with("SIP/2.0 100 ")),
+        "only our 100 Trying reaches the stranger: {seen:?}"
+    );
+    rig.finish();
+}
+
+#[test]
+fn hinted_node_request_assigns_the_call_id_to_that_node() {
+    let rig = Rig::two_legs(2);
+    let (pi, pe) = (rig.lb.internal.port(), rig.lb.external.port());
+    // A Call-ID the affinity table maps to node 1.
+    let cid = (0..64)
+        .map(|i| format!("assign-{i}@c"))
+        .find(|cid| {
+            rig.send(&rig.req("OPTIONS", cid, "z9hG4bKas1"));
+            rig.must_recv("OPTIONS").0 == 1
+        })
+        .expect("some Call-ID lands on node 1");
+    // Node 0 sends a request of that Call-ID carrying its own hint (a
+    // dialog it owns): the balancer records node 0 for the Call-ID.
+    let a = rig.nodes[0].addr();
+    let mut info = Req::new(
+        "INFO",
+        &format!("sip:alice@{}", rig.client.addr),
+        a,
+        &cid,
+        "z9hG4bKas2",
+    );
+    info.to_tag = Some("t".into());
+    let info = info.with(&format!(
+        "Route: <sip:127.0.0.1:{pi};node_host=127.0.0.1;node_port={};lr>",
+        a.port()
+    ));
+    rig.nodes[0].send(&info.to_bytes(), rig.lb.internal);
+    let (m, from) = rig.client.recv_msg(WAIT).expect("INFO at client");
+    assert_eq!((m.method(), from.port()), (Some("INFO"), pe));
+    // The Call-ID's next request without any hint follows the assignment.
+    rig.send(&rig.req("OPTIONS", &cid, "z9hG4bKas3"));
+    assert_eq!(rig.must_recv("OPTIONS after the assignment").0, 0);
+    rig.finish();
+}

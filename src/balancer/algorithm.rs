@@ -124,6 +124,15 @@ pub trait Algorithm: fmt::Debug + Send {
         self.candidates(req, nodes).next()
     }
 
+    /// A request carried our Route hint naming `node`, which is alive and
+    /// of the dialog's version (the original's `assignToNode`): remember
+    /// it for `req` so the key's later requests without a hint go there
+    /// too (after a balancer restart the table fills again this way).
+    /// Called on the key's home shard. Default: nothing.
+    fn assign(&mut self, req: &Request, node: &Node, now: Instant) {
+        let _ = (req, node, now);
+    }
+
     /// Whether the algorithm keys its choices by the configured header key
     /// (`true`) or only by the Call-ID (`false`, the default; then the
     /// header key is not extracted and [`Request::key`] is the Call-ID hash).

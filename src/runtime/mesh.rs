@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::sip::proxy::LegId;
+use crate::sip::proxy::{Assign, LegId};
 use crate::sip::transport::{ConnRef, Transport};
 
 /// Hand-off queue depth per shard.
@@ -47,6 +47,9 @@ pub(crate) struct HandOff {
     pub(crate) conn: Option<ConnRef>,
     /// Already processed: only send it (on `conn`, which this shard owns).
     pub(crate) deliver: bool,
+    /// Not a message but an affinity assignment for this shard's table
+    /// (`bytes` is empty).
+    pub(crate) assign: Option<Assign>,
 }
 
 /// What travels with a hand-off's bytes.
@@ -120,9 +123,9 @@ impl Mesh {
     /// Queue a copy of `bytes` for shard `home`; `false` when dropped
     /// (full or gone).
     pub(crate) fn send(&mut self, home: usize, bytes: &[u8], env: Envelope) -> bool {
-        let Some(peer) = self.ends.peers.get(home) else {
+        if home >= self.ends.peers.len() {
             return false;
-        };
+        }
         let mut copy = self.ends.spares.try_recv().unwrap_or_default();
         copy.clear();
         copy.extend_from_slice(bytes);
@@ -134,6 +137,29 @@ impl Mesh {
             transport: env.transport,
             conn: env.conn,
             deliver: env.deliver,
+            assign: None,
+        };
+        self.queue(home, msg)
+    }
+
+    /// Queue an affinity assignment for shard `home`; `false` when dropped.
+    pub(crate) fn send_assign(&mut self, home: usize, a: Assign) -> bool {
+        let msg = HandOff {
+            bytes: Vec::new(),
+            src: SocketAddr::from(([0, 0, 0, 0], 0)),
+            leg: LegId::External,
+            from: self.ends.id,
+            transport: Transport::Udp,
+            conn: None,
+            deliver: false,
+            assign: Some(a),
+        };
+        self.queue(home, msg)
+    }
+
+    fn queue(&mut self, home: usize, msg: HandOff) -> bool {
+        let Some(peer) = self.ends.peers.get(home) else {
+            return false;
         };
         if peer.try_send(msg).is_err() {
             return false;
@@ -154,6 +180,9 @@ impl Mesh {
 
     /// Give a processed hand-off's buffer back to the shard that made it.
     pub(crate) fn recycle(&self, h: HandOff) {
+        if h.bytes.capacity() == 0 {
+            return;
+        }
         if let Some(spares) = self.ends.spares_of.get(h.from) {
             let _ = spares.try_send(h.bytes); // full: the buffer is freed
         }

@@ -239,7 +239,9 @@ impl Core {
 
     fn take_hand_offs(&mut self, tx: &mut Tx<'_>) {
         while let Some(h) = self.mesh.try_recv() {
-            if h.deliver {
+            if let Some(a) = h.assign {
+                self.proxy.apply_assign(a, Instant::now());
+            } else if h.deliver {
                 let now = Instant::now();
                 if !self
                     .conns
@@ -423,6 +425,7 @@ impl Core {
             self.handle_ns.saturating_record(ns.max(1));
             self.transmit(tx);
             self.forward_events();
+            self.send_assigns();
             match self.out.hand_off {
                 None => return,
                 Some(_) if handed_off => return bump(&mut self.counters.hand_off_loops),
@@ -484,6 +487,14 @@ impl Core {
         for event in self.out.events.drain(..) {
             if self.events.try_send(event).is_err() {
                 bump(&mut self.counters.event_drops);
+            }
+        }
+    }
+
+    fn send_assigns(&mut self) {
+        for &(home, a) in &self.out.assigns {
+            if !self.mesh.send_assign(home, a) {
+                bump(&mut self.counters.hand_off_drops);
             }
         }
     }

@@ -44,6 +44,15 @@ pub(crate) struct ChoiceCtx {
     pub(crate) now: Instant,
 }
 
+/// An `assignToNode` for the key's home shard: `req` goes to `node`.
+#[derive(Debug, Clone, Copy)]
+pub struct Assign {
+    /// The request as the algorithm sees it (key, Call-ID, version).
+    pub req: Request,
+    /// The node its hint named.
+    pub node: NodeId,
+}
+
 /// Where a response heading for a node should go instead.
 pub(crate) enum Retarget {
     Keep,
@@ -142,6 +151,45 @@ impl Balancing {
         self.tally.flush(now, events);
     }
 
+    /// A non-ACK request (either direction) whose Route hint names the
+    /// alive `node` of its version (original §2.5 step 7, `assignToNode`):
+    /// the stateful algorithms remember the node for the request's key.
+    /// Done here on the key's home shard; for another shard the
+    /// assignment is returned, to be sent there.
+    pub(crate) fn assign(
+        &mut self,
+        nodes: &NodeSet,
+        msg: &Message<'_>,
+        node: &Node,
+        ctx: &ChoiceCtx,
+    ) -> Option<(usize, Assign)> {
+        let req = self.request(msg, ctx.key, node.version);
+        let home = if self.key_is_call_id {
+            ctx.home
+        } else {
+            (req.key % self.shards as u64) as usize
+        };
+        let a = Assign { req, node: node.id };
+        if home != ctx.shard && !ctx.handed_off {
+            return Some((home, a));
+        }
+        self.apply_assign(nodes, a, ctx.now);
+        None
+    }
+
+    /// Whether the algorithm keeps per-key state (assignments matter).
+    pub(crate) fn stateful(&self) -> bool {
+        self.algo.stateful()
+    }
+
+    /// Apply an assignment made here or sent by another shard.
+    pub(crate) fn apply_assign(&mut self, nodes: &NodeSet, a: Assign, now: Instant) {
+        self.sync(nodes, now);
+        if let Some(n) = nodes.get(a.node).filter(|n| n.is_alive()) {
+            self.algo.assign(&a.req, n, now);
+        }
+    }
+
     fn decide<'n>(
         &mut self,
         nodes: &'n NodeSet,
@@ -188,10 +236,17 @@ impl Balancing {
         }
     }
 
-    /// A response `msg` going to node address `dst`: if that node is known
-    /// and dead, the replacement is the algorithm's failover for the dialog
-    /// (`call_id` = Call-ID hash, `version` from our Via) — the node its
-    /// in-dialog requests fail over to.
+    /// A response `msg` from outside going to `dst`, the address in the
+    /// node's Via (`call_id` = Call-ID hash, `version` from our Via): an
+    /// alive node there keeps it. Else (original §4.2
+    /// `processExternalResponse`: "the Via is not an alive node") the
+    /// replacement is the node the dialog's next request goes to: the
+    /// algorithm's failover for a known dead node, its first candidate for
+    /// an address no node has (the node left the set, or this balancer
+    /// restarted and has not heard of it yet) when `unknown` is given: two
+    /// entry points, where the leg tells the direction (with one, an unknown
+    /// sender may be a node not registered yet, answering a client); it
+    /// lists the `extraServerNodes`, which are never re-targeted.
     pub(crate) fn failover_target(
         &self,
         nodes: &NodeSet,
@@ -199,20 +254,18 @@ impl Balancing {
         call_id: u64,
         dst: SocketAddr,
         version: u32,
+        unknown: Option<&[SocketAddr]>,
     ) -> Retarget {
-        match nodes.find_by_addr(dst.ip(), dst.port()) {
-            Some(n) if !n.is_alive() => {
-                let req = self.request(msg, call_id, version);
-                match self
-                    .algo
-                    .failover(&req, n, nodes)
-                    .and_then(|p| p.addr(crate::config::Transport::Udp))
-                {
-                    Some(addr) => Retarget::To(addr),
-                    None => Retarget::NoNode,
-                }
-            }
-            _ => Retarget::Keep,
+        let req = self.request(msg, call_id, version);
+        let new = match nodes.find_by_addr(dst.ip(), dst.port()) {
+            Some(n) if n.is_alive() => return Retarget::Keep,
+            Some(dead) => self.algo.failover(&req, dead, nodes),
+            None if unknown.is_none_or(|extra| extra.contains(&dst)) => return Retarget::Keep,
+            None => self.algo.candidates(&req, nodes).next(),
+        };
+        match new.and_then(|p| p.addr(crate::config::Transport::Udp)) {
+            Some(addr) => Retarget::To(addr),
+            None => Retarget::NoNode,
         }
     }
 

@@ -9,6 +9,7 @@
 //! Nothing here opens sockets or reads the clock.
 
 pub mod headers;
+mod initial_remote;
 pub mod message;
 pub mod proxy;
 

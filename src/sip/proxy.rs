@@ -16,6 +16,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use super::choice::Assign;
 use super::choice::Balancing;
 use super::edit::Edits;
 use super::message::{Message, StartLine};
@@ -108,6 +109,8 @@ pub struct Output {
     pub events: Vec<Event>,
     /// Pass the datagram, unchanged, to this shard instead.
     pub hand_off: Option<usize>,
+    /// Affinity assignments for other shards (shard, assignment).
+    pub assigns: Vec<(usize, Assign)>,
 }
 
 impl Output {
@@ -117,6 +120,7 @@ impl Output {
         self.transmits.clear();
         self.events.clear();
         self.hand_off = None;
+        self.assigns.clear();
     }
 
     /// Queue `buf[start..]` (just written) for sending to `to`.
@@ -243,6 +247,11 @@ impl Proxy {
     /// Home shard of a Call-ID.
     pub(crate) fn home_shard(&self, key: u64) -> usize {
         (key % self.shards as u64) as usize
+    }
+
+    /// An affinity assignment another shard sent (its key lives here).
+    pub fn apply_assign(&mut self, a: Assign, now: Instant) {
+        self.balancing.apply_assign(&self.nodes, a, now);
     }
 
     /// Run timers (affinity-table eviction) due at `now`.

@@ -9,6 +9,7 @@ use std::time::Instant;
 use super::choice::{Choice, ChoiceCtx};
 use super::extensions;
 use super::headers::{self, Via};
+use super::initial_remote;
 use super::message::{HeaderName, Message, Method, StartLine};
 use super::proxy::{Datagram, Dest, LegId, Output, Proxy};
 use super::reply;
@@ -16,7 +17,7 @@ use super::routes::{self, RouteInfo};
 use super::settings::{push_rr_stamp, Templates};
 use super::transport::{self, ConnRef, Transport};
 use super::vias;
-use super::write::{push_hex64, push_host_port, push_ip_param, push_u32};
+use super::write::{push_hex64, push_host_port, push_u32};
 use crate::balancer::hash::key_hash;
 use crate::registry::{heartbeat, Event};
 use crate::stats::SipCounters;
@@ -88,12 +89,49 @@ impl Proxy {
             self.client_request_target(msg, method, &routes, d, now, out)
         };
         let Some((target, leg)) = target else { return };
+        if method != Method::Ack {
+            self.assign_hint(msg, &routes, d, now, out);
+        }
         if let Some((span, n)) = max_forwards {
             let (t, mark) = self.edits.text();
             push_u32(t, n - 1);
             self.edits.finish(mark, span.start, span.end);
         }
         self.forward_request(msg, method, &top, &target, leg, !from_node, d, out);
+    }
+
+    /// `assignToNode`: a request whose Route hint names an alive node of
+    /// its version makes stateful algorithms remember that node for its
+    /// key, on the key's home shard.
+    fn assign_hint(
+        &mut self,
+        msg: &Message<'_>,
+        routes: &RouteInfo<'_>,
+        d: Datagram<'_>,
+        now: Instant,
+        out: &mut Output,
+    ) {
+        if !self.balancing.stateful() {
+            return;
+        }
+        let Some(a) = routes.hint else { return };
+        let key = key_hash(msg.call_id());
+        let ctx = ChoiceCtx {
+            home: self.home_shard(key),
+            shard: self.shard,
+            handed_off: d.handed_off,
+            key,
+            now,
+        };
+        let Some(node) = self.nodes.alive_by_addr(a.ip(), a.port()) else {
+            return;
+        };
+        if routes.version.is_some_and(|v| v != node.version) {
+            return;
+        }
+        if let Some(x) = self.balancing.assign(&self.nodes, msg, node, &ctx) {
+            out.assigns.push(x);
+        }
     }
 
     fn is_heartbeat(&self, msg: &Message<'_>, method: Method, d: Datagram<'_>) -> bool {
@@ -152,14 +190,7 @@ impl Proxy {
         now: Instant,
         out: &mut Output,
     ) -> Option<(Target, LegId)> {
-        for h in msg.headers() {
-            if matches!(
-                h.name,
-                HeaderName::XInitialRemoteAddr | HeaderName::XInitialRemotePort
-            ) {
-                self.edits.remove(h.line.start, h.line.end);
-            }
-        }
+        initial_remote::strip(msg, &mut self.edits);
         let node = routes
             .hint
             .and_then(|a| self.nodes.find_by_addr(a.ip(), a.port()))
@@ -315,28 +346,14 @@ impl Proxy {
     }
 
     /// `X-Sip-Balancer-InitialRemoteAddr/Port` on client REGISTERs and
-    /// requests with a body; copies sent by the client are replaced.
+    /// requests with a body; copies sent by the client are removed always.
     fn initial_remote(&mut self, msg: &Message<'_>, method: Method, src: SocketAddr) {
-        for h in msg.headers() {
-            if matches!(
-                h.name,
-                HeaderName::XInitialRemoteAddr | HeaderName::XInitialRemotePort
-            ) {
-                self.edits.remove(h.line.start, h.line.end);
-            }
-        }
         let body = msg.body();
-        if method != Method::Register && body.end <= body.start {
-            return;
+        if method == Method::Register || body.end > body.start {
+            initial_remote::stamp(msg, src, &mut self.edits);
+        } else {
+            initial_remote::strip(msg, &mut self.edits);
         }
-        let at = msg.head_end();
-        let (t, mark) = self.edits.text();
-        t.extend_from_slice(b"X-Sip-Balancer-InitialRemoteAddr: ");
-        push_ip_param(t, src.ip());
-        t.extend_from_slice(b"\r\nX-Sip-Balancer-InitialRemotePort: ");
-        push_u32(t, u32::from(src.port()));
-        t.extend_from_slice(b"\r\n");
-        self.edits.finish(mark, at, at);
     }
 
     /// Push Vias (and Record-Routes on dialog-creating requests), write the

@@ -1,11 +1,14 @@
 //! The response path: pop our Vias, send to the next Via (`received` /
 //! `rport` honoured); a response heading for a node that has died is
 //! re-targeted to the node that now owns the Call-ID (original §4.2); a
-//! response from a node gets the `publicIp` patching ([`super::nat`]).
+//! response from a client carries its source address to the node
+//! ([`super::initial_remote`]); a response from a node gets the `publicIp`
+//! patching ([`super::nat`]).
 
 use std::time::Instant;
 
 use super::choice::Retarget;
+use super::initial_remote;
 use super::message::Message;
 use super::nat;
 use super::proxy::{Datagram, Dest, LegId, Output, Proxy};
@@ -62,12 +65,16 @@ impl Proxy {
         };
         let mut retargeted = false;
         if !from_node {
+            initial_remote::stamp(msg, d.src, &mut self.edits);
             match self.balancing.failover_target(
                 &self.nodes,
                 msg,
                 key_hash(msg.call_id()),
                 dst,
                 version,
+                self.settings
+                    .two_entry
+                    .then_some(self.settings.extra_server_nodes.as_slice()),
             ) {
                 Retarget::Keep => {}
                 Retarget::To(new) => {

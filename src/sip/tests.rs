@@ -359,6 +359,85 @@ fn call_id_affinity_hands_off_to_home_shard() {
     let _ = IpAddr::from([127, 0, 0, 1]);
 }
 
+/// Feed a client INVITE to shard 0 of `shards`, following a hand-off;
+/// return (home shard, node it went to).
+fn route_client_invite(shards: &mut [Proxy], call_id: &str, now: Instant) -> (usize, String) {
+    let msg = invite(call_id, "z9hG4bKh", "");
+    let mut out = Output::default();
+    let d = Datagram {
+        bytes: msg.as_bytes(),
+        src: CLIENT.parse().unwrap(),
+        leg: LegId::External,
+        handed_off: false,
+        transport: crate::sip::transport::Transport::Udp,
+        conn: None,
+    };
+    shards[0].handle(d, now, &mut out);
+    let home = out.hand_off.unwrap_or(0);
+    if home != 0 {
+        let d = Datagram {
+            handed_off: true,
+            ..d
+        };
+        shards[home].handle(d, now, &mut out);
+    }
+    let fwd = out.transmits.last().unwrap();
+    (home, fwd.dst.to_string())
+}
+
+#[test]
+fn a_hinted_request_assigns_its_call_id_on_the_home_shard() {
+    let cfg = Config::embedded_default();
+    let now = crate::test_epoch();
+    let set = nodes(&[(1, NODE_A, NodeState::Up), (2, NODE_B, NodeState::Up)]);
+    let fresh = || -> Vec<Proxy> {
+        (0..2)
+            .map(|i| {
+                let mut p = Proxy::new(&cfg, i, 2, now);
+                p.set_nodes(Arc::clone(&set));
+                p
+            })
+            .collect()
+    };
+    // A Call-ID homed on shard 1 that the hash alone gives to node B.
+    let cid = (0..200)
+        .map(|i| format!("as-{i}"))
+        .find(|c| route_client_invite(&mut fresh(), c, now) == (1, NODE_B.to_string()))
+        .unwrap();
+    // A restarted balancer (empty tables) sees node A's in-dialog request
+    // carrying the hint for A: shard 0 sends the assignment to shard 1.
+    let mut shards = fresh();
+    let bye = format!("BYE sip:alice@127.0.0.1:5033 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:4060;branch=z9hG4bKn2\r\nRoute: <sip:127.0.0.1:5065;node_host=127.0.0.1;node_port=4060;lr>\r\nFrom: <sip:n@x>;tag=9\r\nTo: <sip:alice@a>;tag=3\r\nCall-ID: {cid}\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n");
+    let mut out = Output::default();
+    let d = Datagram {
+        bytes: bye.as_bytes(),
+        src: NODE_A.parse().unwrap(),
+        leg: LegId::Internal,
+        handed_off: false,
+        transport: crate::sip::transport::Transport::Udp,
+        conn: None,
+    };
+    shards[0].handle(d, now, &mut out);
+    assert_eq!(out.transmits.len(), 1, "the BYE is forwarded where it is");
+    assert_eq!(out.assigns.len(), 1);
+    let (home, a) = out.assigns[0];
+    assert_eq!((home, a.node), (1, NodeId(1)));
+    shards[1].apply_assign(a, now);
+    // The Call-ID's next hint-less request sticks to A.
+    assert_eq!(
+        route_client_invite(&mut shards, &cid, now),
+        (1, NODE_A.to_string())
+    );
+    // An ACK assigns nothing.
+    let ack = bye.replace("BYE", "ACK");
+    let d = Datagram {
+        bytes: ack.as_bytes(),
+        ..d
+    };
+    shards[0].handle(d, now, &mut out);
+    assert!(out.assigns.is_empty());
+}
+
 #[test]
 fn response_to_dead_node_is_retargeted_to_the_failover_node() {
     let cfg = Config::embedded_default();
@@ -387,6 +466,56 @@ fn response_to_dead_node_is_retargeted_to_the_failover_node() {
         lines(&out[0].2, "Via"),
         ["Via: SIP/2.0/UDP 127.0.0.1:4061;branch=z9hG4bKa1"]
     );
+}
+
+/// A 200 from the client for node A's INVITE `call_id`, with the Vias the
+/// balancer put on it.
+fn client_answer_to_node_a(sim: &mut Sim, call_id: &str) -> String {
+    let inv = format!("INVITE sip:alice@127.0.0.1:5033 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:4060;branch=z9hG4bKa1\r\nRoute: <sip:127.0.0.1:5065;node_host=127.0.0.1;node_port=4060;lr>\r\nFrom: <sip:n@x>;tag=9\r\nTo: <sip:alice@a>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+    let fwd = sim.feed(LegId::Internal, NODE_A, &inv).pop().unwrap().2;
+    format!(
+        "SIP/2.0 200 OK\r\n{}\r\nFrom: <sip:n@x>;tag=9\r\nTo: <sip:alice@a>;tag=c\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nX-Sip-Balancer-InitialRemoteAddr: 6.6.6.6\r\nContent-Length: 0\r\n\r\n",
+        lines(&fwd, "Via").join("\r\n")
+    )
+}
+
+#[test]
+fn response_from_client_carries_its_address_and_an_unknown_via_is_retargeted() {
+    let cfg = Config::embedded_default();
+    let both = || nodes(&[(1, NODE_A, NodeState::Up), (2, NODE_B, NodeState::Up)]);
+    let mut sim = Sim::new(&cfg, both());
+    let resp = client_answer_to_node_a(&mut sim, "un-1");
+    let out = sim.feed(LegId::External, CLIENT, &resp);
+    assert_eq!(out[0].1.to_string(), NODE_A);
+    // The client's own copy is replaced by its packet source.
+    assert_eq!(
+        lines(&out[0].2, "X-Sip-Balancer-InitialRemoteAddr"),
+        ["X-Sip-Balancer-InitialRemoteAddr: 127.0.0.1"]
+    );
+    assert_eq!(
+        lines(&out[0].2, "X-Sip-Balancer-InitialRemotePort"),
+        ["X-Sip-Balancer-InitialRemotePort: 5033"]
+    );
+    // A balancer that never heard of node A (restarted, A gone): the
+    // response goes to the node the dialog continues on.
+    sim.proxy.set_nodes(nodes(&[(2, NODE_B, NodeState::Up)]));
+    let out = sim.feed(LegId::External, CLIENT, &resp);
+    assert_eq!(
+        (out[0].0, out[0].1.to_string().as_str()),
+        (LegId::Internal, NODE_B)
+    );
+    assert_eq!(
+        lines(&out[0].2, "Via")[0],
+        "Via: SIP/2.0/UDP 127.0.0.1:4061;branch=z9hG4bKa1"
+    );
+    // An extraServerNodes entry is not a node but is not re-targeted either.
+    let mut cfg = Config::embedded_default();
+    cfg.sip.extra_server_nodes = vec![NODE_A.parse().unwrap()];
+    let mut sim = Sim::new(&cfg, both());
+    let resp = client_answer_to_node_a(&mut sim, "un-2");
+    sim.proxy.set_nodes(nodes(&[(2, NODE_B, NodeState::Up)]));
+    let out = sim.feed(LegId::External, CLIENT, &resp);
+    assert_eq!(out[0].1.to_string(), NODE_A);
 }
 
 #[test]

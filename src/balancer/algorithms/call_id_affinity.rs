@@ -67,6 +67,10 @@ impl Algorithm for CallIdAffinity {
         self.candidates(req, nodes).next()
     }
 
+    fn assign(&mut self, req: &Request, node: &Node, now: Instant) {
+        sticky::remember(&mut self.table, req.call_id, Some(node), now);
+    }
+
     fn stateful(&self) -> bool {
         true
     }

@@ -83,6 +83,10 @@ impl Algorithm for ClusterSubdomainAffinity {
         partner.or_else(|| Candidates::rendezvous(nodes, req.version, key).next())
     }
 
+    fn assign(&mut self, req: &Request, node: &Node, now: Instant) {
+        sticky::remember(&mut self.table, req.call_id, Some(node), now);
+    }
+
     fn stateful(&self) -> bool {
         true
     }

@@ -73,6 +73,10 @@ impl Algorithm for UserBased {
         true
     }
 
+    fn assign(&mut self, req: &Request, node: &Node, now: Instant) {
+        sticky::remember(&mut self.table, req.key, Some(node), now);
+    }
+
     fn stateful(&self) -> bool {
         true
     }
