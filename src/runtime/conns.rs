@@ -261,7 +261,7 @@ impl Conns {
             return None;
         }
         if c.input.is_empty() {
-            if !c.layer.handshaking() {
+            if !c.layer.handshaking() && !c.layer.holds_partial() {
                 c.partial_since = None;
             }
             return None;
@@ -304,7 +304,7 @@ impl Conns {
         let Some(c) = self.map.get_mut(&id.raw()) else {
             return;
         };
-        if input.is_empty() && !c.layer.handshaking() {
+        if input.is_empty() && !c.layer.handshaking() && !c.layer.holds_partial() {
             c.partial_since = None;
         } else if used > 0 {
             c.partial_since = Some(now);

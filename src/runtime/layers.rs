@@ -169,6 +169,19 @@ impl Layer {
         }
     }
 
+    /// Bytes of an incomplete unit below SIP are held: part of a TLS
+    /// record or of a WebSocket frame or fragmented message. Their time
+    /// counts as a partial message's (slowloris inside TLS or WS).
+    pub(crate) fn holds_partial(&self) -> bool {
+        match self {
+            Layer::Plain => false,
+            Layer::Ws(ws) => ws.holds_partial(),
+            Layer::Tls(tls) => {
+                tls.session.holds_partial_record() || tls.ws.as_ref().is_some_and(Ws::holds_partial)
+            }
+        }
+    }
+
     /// A handshake is still under way (its time counts as a message's).
     pub(crate) fn handshaking(&self) -> bool {
         match self {
@@ -218,6 +231,10 @@ impl Ws {
             pending: Vec::new(),
             mask: mask | 1,
         }
+    }
+
+    fn holds_partial(&self) -> bool {
+        !self.inbuf.is_empty() || self.decoder.in_message()
     }
 
     /// The mask of our next frame (clients mask, servers do not).

@@ -24,6 +24,55 @@ pub struct Session {
     peer_closed: bool,
     /// Our `close_notify` is queued; no more plaintext is accepted.
     close_sent: bool,
+    /// Where the received ciphertext stands in its record framing.
+    records: RecordScan,
+}
+
+/// Follows the TLS record framing (a 5-byte header whose last two bytes
+/// are the body length) over the ciphertext as it arrives, so the runtime
+/// can tell a peer stopped between records from one trickling a record
+/// byte by byte (slowloris inside TLS).
+#[derive(Default)]
+struct RecordScan {
+    /// Header bytes of the next record seen so far (0..5).
+    header_seen: usize,
+    /// The length bytes of that header, as far as seen.
+    length: [u8; 2],
+    /// Body bytes of the current record still to come.
+    body_left: usize,
+}
+
+impl RecordScan {
+    const HEADER: usize = 5;
+
+    fn scan(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.body_left > 0 {
+                let n = self.body_left.min(bytes.len());
+                self.body_left -= n;
+                bytes = &bytes[n..];
+                continue;
+            }
+            let Some((&b, rest)) = bytes.split_first() else {
+                break;
+            };
+            bytes = rest;
+            if let Some(slot) = self.header_seen.checked_sub(3) {
+                if let Some(l) = self.length.get_mut(slot) {
+                    *l = b;
+                }
+            }
+            self.header_seen += 1;
+            if self.header_seen == Self::HEADER {
+                self.header_seen = 0;
+                self.body_left = usize::from(u16::from_be_bytes(self.length));
+            }
+        }
+    }
+
+    fn partial(&self) -> bool {
+        self.header_seen > 0 || self.body_left > 0
+    }
 }
 
 /// The name to verify a node's certificate against when it is addressed by
@@ -66,6 +115,7 @@ impl Session {
             conn,
             peer_closed: false,
             close_sent: false,
+            records: RecordScan::default(),
         }
     }
 
@@ -83,6 +133,7 @@ impl Session {
         plaintext: &mut Vec<u8>,
     ) -> Result<usize, SessionError> {
         let before = plaintext.len();
+        self.records.scan(ciphertext);
         let mut stalled = false;
         while !ciphertext.is_empty() {
             match self.conn.read_tls(&mut ciphertext) {
@@ -127,6 +178,12 @@ impl Session {
             };
             reader.consume(n);
         }
+    }
+
+    /// The ciphertext received so far ends inside a TLS record (its
+    /// header or body is incomplete).
+    pub fn holds_partial_record(&self) -> bool {
+        self.records.partial()
     }
 
     /// Queues `data` to be encrypted and sent. During the handshake it is
@@ -228,5 +285,30 @@ impl std::fmt::Debug for Session {
             .field("peer_closed", &self.peer_closed)
             .field("close_sent", &self.close_sent)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod record_scan_tests {
+    use super::RecordScan;
+
+    #[test]
+    fn follows_records_split_anywhere() {
+        // Two records: 3-byte body, then 0x0102 = 258-byte body.
+        let mut wire = vec![23, 3, 3, 0, 3, b'a', b'b', b'c', 23, 3, 3, 1, 2];
+        wire.extend(std::iter::repeat_n(0u8, 258));
+        for cut in 0..=wire.len() {
+            let mut scan = RecordScan::default();
+            scan.scan(&wire[..cut]);
+            let inside = cut != 0 && cut != 8 && cut != wire.len();
+            assert_eq!(scan.partial(), inside, "cut at {cut}");
+            scan.scan(&wire[cut..]);
+            assert!(!scan.partial(), "whole after cut {cut}");
+        }
+        let mut bytewise = RecordScan::default();
+        for b in &wire {
+            bytewise.scan(std::slice::from_ref(b));
+        }
+        assert!(!bytewise.partial());
     }
 }

@@ -87,12 +87,9 @@ fn slowloris_on_every_stream_listener_is_closed_by_its_timer() {
 
 /// The bytes trickled are those of one TLS record or one WebSocket frame
 /// (after the handshakes): nothing reaches the SIP framing until the
-/// record or frame is complete, and `runtime/conns.rs` clears the message
-/// timer whenever a read leaves no SIP bytes, so these connections stay
-/// open for as long as the client trickles (each byte also resets the
-/// idle timer). Run with `--ignored` once that is fixed.
+/// record or frame is complete, so only the layer knows a message is under
+/// way (`Layer::holds_partial`); the message timer must run all the same.
 #[test]
-#[ignore = "bug: conns.rs restarts the message timer while a TLS record or WebSocket frame is incomplete"]
 fn slowloris_inside_a_tls_record_or_ws_frame_is_closed_by_its_timer() {
     run(|s| s.in_layer);
 }
