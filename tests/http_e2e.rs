@@ -193,6 +193,28 @@ fn round_robin_without_a_session_and_sticky_by_jvm_route() {
 }
 
 #[test]
+fn static_http_only_nodes_from_the_config_file() {
+    let (a, b) = (backend("A"), backend("B"));
+    let mut cfg = LbConfig::two_legs();
+    let port = free_port();
+    cfg.extra_yaml = format!("http: {{ httpPort: {port} }}\n");
+    for (name, node) in [("A", &a), ("B", &b)] {
+        cfg.static_node_yaml.push(format!(
+            "ip: 127.0.0.1, hostname: web{name}, httpPort: {}, jvmRoute: route{name}",
+            node.port
+        ));
+    }
+    let _lb = Balancer::start(&cfg);
+    assert!(wait_until(WAIT, || curl(&[&url(port, "/whoami")]).status == 200));
+    let nodes: std::collections::BTreeSet<String> = (0..6)
+        .map(|_| curl(&[&url(port, "/whoami")]).node())
+        .collect();
+    assert_eq!(nodes.len(), 2, "both static nodes serve: {nodes:?}");
+    let r = curl(&["-H", "Cookie: JSESSIONID=X.routeB", &url(port, "/whoami")]);
+    assert_eq!(r.node(), "B", "jvmRoute of a static node: {r:?}");
+}
+
+#[test]
 fn keep_alive_on_both_sides_and_forwarded_headers() {
     let a = backend("A");
     let (lb, port) = balancer("", "");

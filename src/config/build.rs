@@ -442,10 +442,12 @@ fn build_node(index: usize, node: &FileNode) -> Result<StaticNode> {
         ws: port(&format!("{path}.wsPort"), node.ws_port)?,
         wss: port(&format!("{path}.wssPort"), node.wss_port)?,
     };
-    if ports.udp.is_none() && ports.tcp.is_none() {
+    let http_port = port(&format!("{path}.httpPort"), node.http_port)?;
+    let ssl_port = port(&format!("{path}.sslPort"), node.ssl_port)?;
+    if ports.udp.is_none() && ports.tcp.is_none() && http_port.is_none() && ssl_port.is_none() {
         return err(
             &format!("{path}.udpPort"),
-            "a probed node needs a udpPort or tcpPort",
+            "a node needs a udpPort or tcpPort (SIP), or an httpPort or sslPort (HTTP only)",
         );
     }
     Ok(StaticNode {
@@ -454,6 +456,8 @@ fn build_node(index: usize, node: &FileNode) -> Result<StaticNode> {
         ports,
         version: node.version.unwrap_or(0),
         jvm_route: node.jvm_route.clone(),
+        http_port,
+        ssl_port,
     })
 }
 

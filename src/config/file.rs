@@ -213,6 +213,10 @@ pub struct FileNode {
     pub version: Option<u32>,
     /// HTTP stickiness route.
     pub jvm_route: Option<String>,
+    /// Plain HTTP port (the HTTP balancer's target).
+    pub http_port: Option<u16>,
+    /// HTTPS port.
+    pub ssl_port: Option<u16>,
 }
 
 /// `probe:` section.

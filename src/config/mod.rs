@@ -232,6 +232,10 @@ pub struct StaticNode {
     pub version: u32,
     /// `jvmRoute` for HTTP stickiness.
     pub jvm_route: Option<String>,
+    /// HTTP port (`httpPort` property of a heartbeat node).
+    pub http_port: Option<u16>,
+    /// HTTPS port (`sslPort` property).
+    pub ssl_port: Option<u16>,
 }
 
 /// Active OPTIONS probing of static nodes.

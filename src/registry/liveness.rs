@@ -247,6 +247,11 @@ impl Registry {
         node.hash = node_hash(s.ip, node.primary_port().unwrap_or(0));
         node.version = s.version;
         node.jvm_route.clone_from(&s.jvm_route);
+        for (key, port) in [("httpPort", s.http_port), ("sslPort", s.ssl_port)] {
+            if let Some(port) = port {
+                node.properties.push((key.to_owned(), port.to_string()));
+            }
+        }
         self.push(node, probe, now);
     }
 

@@ -278,6 +278,8 @@ fn static_node(udp: Option<u16>, version: u32) -> StaticNode {
         },
         version,
         jvm_route: None,
+        http_port: None,
+        ssl_port: None,
     }
 }
 

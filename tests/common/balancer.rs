@@ -36,6 +36,9 @@ pub struct LbConfig {
     pub heartbeat_interval_ms: u64,
     /// Static probed nodes: (hostname, udp port) on 127.0.0.1.
     pub static_nodes: Vec<(String, u16)>,
+    /// More static nodes, each the body of a `nodes:` flow mapping
+    /// (e.g. `ip: 127.0.0.1, httpPort: 8080, jvmRoute: a`).
+    pub static_node_yaml: Vec<String>,
     /// External TCP port.
     pub external_tcp: Option<u16>,
     /// Internal TCP port.
@@ -88,6 +91,7 @@ impl LbConfig {
             node_timeout_ms: 3000,
             heartbeat_interval_ms: 150,
             static_nodes: Vec::new(),
+            static_node_yaml: Vec::new(),
             external_tcp: None,
             internal_tcp: None,
             internal_transport: None,
@@ -178,12 +182,15 @@ impl LbConfig {
         if !self.health.is_empty() {
             y += &format!("health: {{ {} }}\n", self.health);
         }
-        if self.static_nodes.is_empty() {
+        if self.static_nodes.is_empty() && self.static_node_yaml.is_empty() {
             y += "nodes: []\n";
         } else {
             y += "nodes:\n";
             for (name, port) in &self.static_nodes {
                 y += &format!("  - {{ ip: 127.0.0.1, udpPort: {port}, hostname: {name} }}\n");
+            }
+            for body in &self.static_node_yaml {
+                y += &format!("  - {{ {body} }}\n");
             }
         }
         y += "probe: { interval: 200, timeout: 500, failuresToDown: 2, successesToUp: 1 }\n";
