@@ -85,6 +85,10 @@ def tree_ticks(pids):
 def port_free(port, host="127.0.0.1", kind=socket.SOCK_DGRAM):
     s = socket.socket(socket.AF_INET, kind)
     try:
+        if kind == socket.SOCK_STREAM:
+            # TIME_WAIT left by the last run does not make a port busy;
+            # a listener does.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((host, port))
         return True
     except OSError:
@@ -93,13 +97,23 @@ def port_free(port, host="127.0.0.1", kind=socket.SOCK_DGRAM):
         s.close()
 
 
-def wait_bound(port, proc, timeout=10.0):
+def busy_ports(ports):
+    """Ports of `ports` bound by something (UDP or a TCP listener)."""
+    return [p for p in ports.all()
+            if not port_free(p) or not port_free(p, kind=socket.SOCK_STREAM)]
+
+
+def sock_kind(transport):
+    return socket.SOCK_STREAM if transport == "tcp" else socket.SOCK_DGRAM
+
+
+def wait_bound(port, proc, transport="udp", timeout=10.0):
     """A target is up when its port can no longer be bound."""
     end = time.time() + timeout
     while time.time() < end:
         if proc.poll() is not None:
             return False
-        if not port_free(port):
+        if not port_free(port, kind=sock_kind(transport)):
             return True
         time.sleep(0.05)
     return False
@@ -186,11 +200,14 @@ def balancer_yaml(ports, shards, transport, extra=""):
     nodes = "\n".join(
         f"  - {{ ip: 127.0.0.1, {key}: {p}, hostname: node{i + 1} }}"
         for i, p in enumerate(ports.nodes))
+    # The balancer always serves UDP too: over TCP its UDP ports sit beside
+    # the TCP ones (+1), unused by the run.
+    udp = "" if transport == "udp" else ", udpPort: {}"
     return (
         f"cores: {shards}\n"
         "sip:\n"
-        f"  external: {{ host: 127.0.0.1, {key}: {ports.ext} }}\n"
-        f"  internal: {{ host: 127.0.0.1, {key}: {ports.int} }}\n"
+        f"  external: {{ host: 127.0.0.1, {key}: {ports.ext}{udp.format(ports.ext + 1)} }}\n"
+        f"  internal: {{ host: 127.0.0.1, {key}: {ports.int}{udp.format(ports.int + 1)} }}\n"
         "  isSendTrying: false\n"
         "nodes:\n"
         f"{nodes}\n"
@@ -227,17 +244,18 @@ def start_target(name, shards, transport, ports, rundir, args):
         for p in ports.nodes:
             cmd += ["--node", f"127.0.0.1:{p}"]
     elif name == "kamailio":
-        if transport != "udp":
-            return None, "kamailio config here is UDP only"
         ds = os.path.join(rundir, "dispatcher.list")
+        param = ";transport=tcp" if transport == "tcp" else ""
         with open(ds, "w") as f:
-            f.write("".join(f"1 sip:127.0.0.1:{p} 0 0\n" for p in ports.nodes))
+            f.write("".join(f"1 sip:127.0.0.1:{p}{param} 0 0\n" for p in ports.nodes))
         cmd = [args.kamailio_bin, "-f", os.path.join(LT, "kamailio", "kamailio.cfg"),
                "-DD", "-E", "-n", str(shards), "-m", "64", "-M", "8",
                "-Y", rundir, "-w", rundir,
                "-A", f"LB_PORT={ports.ext}", "-A", f'DS_LIST="{ds}"']
         if args.kamailio_rr:
             cmd += ["-A", "WITH_RR"]
+        if transport == "tcp":
+            cmd += ["-A", "WITH_TCP"]
     elif name == "balancer":
         cfg = os.path.join(rundir, "balancer.yaml")
         with open(cfg, "w") as f:
@@ -252,7 +270,7 @@ def start_target(name, shards, transport, ports, rundir, args):
         f.write(shlex.join(full) + "\n")
     proc = subprocess.Popen(full, stdout=out, stderr=subprocess.STDOUT, env=env,
                             cwd=rundir, start_new_session=True)
-    if not wait_bound(ports.ext, proc):
+    if not wait_bound(ports.ext, proc, transport):
         stop(proc, signal.SIGKILL)
         return None, f"{name} did not bind {ports.ext} (see {out.name})"
     if name == "balancer":
@@ -318,7 +336,7 @@ def start_uas(ports, rundir, transport, cpus="0"):
                                       stderr=open(os.path.join(d, "stderr"), "w"),
                                       start_new_session=True))
     for p, proc in zip(ports.nodes, procs):
-        if not wait_bound(p, proc):
+        if not wait_bound(p, proc, transport):
             for q in procs:
                 stop(q, signal.SIGKILL)
             return None
@@ -452,10 +470,10 @@ def run_once(target, shards, rate, calls, args, rundir, label=""):
     # The previous target (kamailio's forked children in particular) may
     # take a moment to release its sockets after it was stopped.
     deadline = time.time() + 10.0
-    busy = [p for p in ports.all() if not port_free(p)]
+    busy = busy_ports(ports)
     while busy and time.time() < deadline:
         time.sleep(0.2)
-        busy = [p for p in ports.all() if not port_free(p)]
+        busy = busy_ports(ports)
     if busy:
         res["error"] = f"ports busy: {busy}"
         return res

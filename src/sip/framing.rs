@@ -6,8 +6,6 @@
 //! "pong". The caller keeps the unread bytes and calls [`next`] again when
 //! more arrive, so a message split over many reads resumes where it was.
 
-use memchr::memmem;
-
 /// What the front of a stream buffer holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Frame {
@@ -38,26 +36,41 @@ pub fn next(buf: &[u8], max: usize) -> Frame {
             Frame::Partial
         };
     }
-    // The head ends at the first blank line, CRLF or (as the parser also
-    // accepts) bare LF.
-    let crlf = memmem::find(buf, b"\r\n\r\n").map(|i| i + 4);
-    let lf = memmem::find(buf, b"\n\n").map(|i| i + 2);
-    let head_len = match (crlf, lf) {
-        (Some(a), Some(b)) => a.min(b),
-        (Some(a), None) | (None, Some(a)) => a,
-        (None, None) => {
-            return if buf.len() > max {
-                Frame::TooBig
-            } else {
-                Frame::Partial
-            };
+    // One pass over the head's lines: it ends at the first blank line (CRLF
+    // or, as the parser also accepts, bare LF), and Content-Length is read
+    // on the way. Only the head is scanned, never the messages behind it.
+    let incomplete = || {
+        if buf.len() > max {
+            Frame::TooBig
+        } else {
+            Frame::Partial
         }
     };
-    let body = match content_length(buf.get(..head_len).unwrap_or(&[])) {
-        Ok(n) => n,
-        Err(()) => return Frame::BadLength,
+    let Some(first) = memchr::memchr(b'\n', buf) else {
+        return incomplete();
     };
-    let total = head_len.saturating_add(body);
+    let mut at = first + 1;
+    let mut length: Option<usize> = None;
+    let head_len = loop {
+        let rest = buf.get(at..).unwrap_or(&[]);
+        let Some(nl) = memchr::memchr(b'\n', rest) else {
+            return incomplete();
+        };
+        let line = rest.get(..nl).unwrap_or(&[]);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        at += nl + 1;
+        if line.is_empty() {
+            break at;
+        }
+        match content_length(line) {
+            Ok(None) => {}
+            Ok(Some(n)) if length.is_none_or(|l| l == n) => length = Some(n),
+            Ok(Some(_)) | Err(()) => return Frame::BadLength,
+        }
+    };
+    // Absent: 0 (RFC 3261 requires it on streams, and a message without one
+    // has no body we could find).
+    let total = head_len.saturating_add(length.unwrap_or(0));
     if total > max {
         Frame::TooBig
     } else if buf.len() < total {
@@ -67,32 +80,25 @@ pub fn next(buf: &[u8], max: usize) -> Frame {
     }
 }
 
-/// The Content-Length of a head (0 when absent: RFC 3261 requires it on
-/// streams, and a message without one has no body we could find).
-fn content_length(head: &[u8]) -> Result<usize, ()> {
-    let mut found = None;
-    for line in head.split(|&b| b == b'\n').skip(1) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let Some(colon) = memchr::memchr(b':', line) else {
-            continue;
-        };
-        let (name, value) = line.split_at(colon);
-        let name = name.trim_ascii();
-        if name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l") {
-            let v = value.get(1..).unwrap_or(&[]).trim_ascii();
-            if v.is_empty() || v.len() > 9 || !v.iter().all(u8::is_ascii_digit) {
-                return Err(());
-            }
-            let n = v
-                .iter()
-                .fold(0usize, |a, &d| a * 10 + usize::from(d - b'0'));
-            if found.is_some_and(|f| f != n) {
-                return Err(());
-            }
-            found = Some(n);
-        }
+/// The value of a `Content-Length` (or compact `l`) header line, `None` for
+/// any other header.
+fn content_length(line: &[u8]) -> Result<Option<usize>, ()> {
+    let Some(colon) = memchr::memchr(b':', line) else {
+        return Ok(None);
+    };
+    let (name, value) = line.split_at(colon);
+    let name = name.trim_ascii();
+    if !(name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l")) {
+        return Ok(None);
     }
-    Ok(found.unwrap_or(0))
+    let v = value.get(1..).unwrap_or(&[]).trim_ascii();
+    if v.is_empty() || v.len() > 9 || !v.iter().all(u8::is_ascii_digit) {
+        return Err(());
+    }
+    Ok(Some(
+        v.iter()
+            .fold(0usize, |a, &d| a * 10 + usize::from(d - b'0')),
+    ))
 }
 
 #[cfg(test)]
@@ -135,5 +141,12 @@ mod tests {
         // A bare-LF head ends where the parser says it does.
         let lf = b"OPTIONS sip:a SIP/2.0\nl: 2\n\nabOPTIONS";
         assert_eq!(next(lf, 65536), Frame::Message(lf.len() - 7));
+        // The first blank line ends the head, whichever style comes after.
+        let mut mixed = MSG.to_vec();
+        mixed.extend_from_slice(lf);
+        assert_eq!(next(&mixed, 65536), Frame::Message(MSG.len()));
+        let mut mixed = lf[..lf.len() - 7].to_vec();
+        mixed.extend_from_slice(MSG);
+        assert_eq!(next(&mixed, 65536), Frame::Message(lf.len() - 7));
     }
 }
