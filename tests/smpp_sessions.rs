@@ -108,3 +108,74 @@ fn enquire_link_is_answered_with_status_0_and_the_esmes_sequence_numbers() {
     assert_eq!(stats["binds"], 1, "{stats}");
     lb.stop();
 }
+
+/// `ESME_RSYSERR`.
+const RSYSERR: u64 = 0x08;
+
+#[test]
+fn an_smsc_dies_under_a_bound_esme_rsyserr_while_rebinding_then_the_other_smsc_answers() {
+    if !smpplib_available() {
+        return;
+    }
+    let mut a = Smsc::start("A", &[]);
+    let mut b = Smsc::start("B", &[]);
+    let port = free_port();
+    let lb = Balancer::start(&lb_config(port, &[a.port, b.port], "reconnectPeriod: 1000"));
+    std::thread::sleep(START);
+
+    // One submit every 50 ms for 4 s on one session; A (the first server)
+    // dies 1.2 s in.
+    let tx = Esme::spawn(port, &["--steady", "4", "--interval", "50"]);
+    assert_eq!(tx.bound(), Some(0), "bind through the balancer");
+    std::thread::sleep(Duration::from_millis(1200));
+    a.die();
+    let (report, ok) = tx.finish();
+    assert!(
+        ok,
+        "ESME (every submit answered with its own number): {report}"
+    );
+    assert!(
+        report.get("error").is_none(),
+        "same session to the end: {report}"
+    );
+    assert_eq!(report["unbind"]["status"], 0, "{report}");
+
+    // A's answers, then ESME_RSYSERR, then B's answers, in that order.
+    let phase = |s: &serde_json::Value| -> u8 {
+        let id = s["message_id"].as_str().unwrap_or("");
+        match (s["status"].as_u64(), id.split('-').next()) {
+            (Some(0), Some("A")) => 0,
+            (Some(RSYSERR), _) => 1,
+            (Some(0), Some("B")) => 2,
+            _ => panic!("unexpected answer {s} in {report}"),
+        }
+    };
+    let phases: Vec<u8> = submits(&report).iter().map(phase).collect();
+    assert!(
+        phases.windows(2).all(|w| w[0] <= w[1]),
+        "A, RSYSERR, B: {phases:?}"
+    );
+    let count = |p| phases.iter().filter(|&&x| x == p).count();
+    let (on_a, refused, on_b) = (count(0), count(1), count(2));
+    assert!(on_a >= 10, "A answered before it died: {phases:?}");
+    assert!(refused >= 5, "RSYSERR during the 1 s rebind: {phases:?}");
+    assert!(on_b >= 10, "B answered after the rebind: {phases:?}");
+
+    // The RSYSERR window is about reconnectPeriod long.
+    let t = |p| {
+        let at = phases.iter().position(|&x| x == p).unwrap();
+        submits(&report)[at]["t_ms"].as_u64().unwrap()
+    };
+    let window = t(2) - t(1);
+    eprintln!("A {on_a}, RSYSERR {refused} over {window} ms, B {on_b}");
+    assert!((800..3000).contains(&window), "rebind took {window} ms");
+
+    // B was bound once, with the ESME's credentials, and answered exactly
+    // the submits the ESME saw succeed on it.
+    let sb = b.stats();
+    assert_eq!(sb["binds"], 1, "{sb}");
+    assert_eq!(sb["bind_systems"], serde_json::json!(["esme"]), "{sb}");
+    assert_eq!(sb["submits"], on_b as u64, "{sb}");
+    assert_eq!(sb["unbinds"], 1, "{sb}");
+    lb.stop();
+}
