@@ -179,3 +179,109 @@ fn an_smsc_dies_under_a_bound_esme_rsyserr_while_rebinding_then_the_other_smsc_a
     assert_eq!(sb["unbinds"], 1, "{sb}");
     lb.stop();
 }
+
+/// The message ids of an ESME report's successful submits, and the
+/// `receipted_message_id`s of the receipts it got (sorted, duplicates kept).
+fn ids_and_receipts(report: &serde_json::Value) -> (Vec<String>, Vec<String>) {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+    let mut ids: Vec<String> = submits(report)
+        .iter()
+        .filter(|s| s["status"] == 0)
+        .map(|s| text(&s["message_id"]))
+        .collect();
+    let mut got: Vec<String> = report["receipts"]
+        .as_array()
+        .expect("receipts")
+        .iter()
+        .map(|r| text(&r["receipted_message_id"]))
+        .collect();
+    ids.sort();
+    got.sort();
+    (ids, got)
+}
+
+#[test]
+fn mux_mode_routes_each_receipt_to_the_esme_that_submitted_the_message() {
+    if !smpplib_available() {
+        return;
+    }
+    let mut a = Smsc::start("A", &["--receipts"]);
+    let mut b = Smsc::start("B", &["--receipts"]);
+    let port = free_port();
+    let lb = Balancer::start(&lb_config(port, &[a.port, b.port], "muxMode: true"));
+    std::thread::sleep(START);
+
+    // Two ESMEs share system_id "alpha" (one UserSpace, one transceiver
+    // link per SMSC), a third is "beta". All are bound before any submits,
+    // and each listens 1 s after its own receipts for strays.
+    let names = ["alpha", "alpha", "beta"];
+    let mut esmes: Vec<Esme> = names
+        .iter()
+        .map(|id| {
+            let args = [
+                "--system-id",
+                id,
+                "-n",
+                "10",
+                "--window",
+                "2",
+                "--receipts",
+                "--wait-go",
+                "--listen",
+                "1",
+            ];
+            Esme::spawn(port, &args)
+        })
+        .collect();
+    for e in &esmes {
+        assert_eq!(e.bound(), Some(0), "mux bind");
+    }
+    for e in &mut esmes {
+        e.go();
+    }
+    let reports: Vec<serde_json::Value> = esmes
+        .into_iter()
+        .map(|e| {
+            let (report, ok) = e.finish();
+            assert!(ok, "ESME: {report}");
+            report
+        })
+        .collect();
+
+    let mut smscs_used = std::collections::BTreeSet::new();
+    for (name, report) in names.iter().zip(&reports) {
+        assert_eq!(report["bind"]["system_id"], "loadbalancer", "{report}");
+        let (ids, got) = ids_and_receipts(report);
+        assert_eq!(ids.len(), 10, "{name}: {report}");
+        assert_eq!(got, ids, "{name} got exactly its own receipts: {report}");
+        smscs_used.extend(
+            ids.iter()
+                .filter_map(|id| id.split('-').next().map(String::from)),
+        );
+    }
+    assert_eq!(smscs_used.len(), 2, "submits spread over A and B");
+
+    // Each SMSC: one transceiver bind per system_id, every receipt answered.
+    let (sa, sb) = (a.stats(), b.stats());
+    for s in [&sa, &sb] {
+        let mut systems: Vec<&str> = s["bind_systems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        systems.sort_unstable();
+        assert_eq!(systems, ["alpha", "beta"], "{s}");
+    }
+    let total = |k: &str| sa[k].as_u64().unwrap() + sb[k].as_u64().unwrap();
+    assert_eq!(total("submits"), 30, "{sa} {sb}");
+    assert_eq!(total("deliver_sent"), 30, "{sa} {sb}");
+    assert!(
+        wait_until(Duration::from_secs(2), || {
+            let (sa, sb) = (a.stats(), b.stats());
+            sa["deliver_resp"].as_u64().unwrap() + sb["deliver_resp"].as_u64().unwrap() == 30
+        }),
+        "every deliver_sm_resp reached its SMSC"
+    );
+    lb.stop();
+}
