@@ -285,3 +285,97 @@ fn mux_mode_routes_each_receipt_to_the_esme_that_submitted_the_message() {
     );
     lb.stop();
 }
+
+/// `/lbstat` `Metrics`.
+fn lbstat(admin: u16) -> serde_json::Value {
+    let r = common::http::get(common::local(admin), "/lbstat");
+    assert_eq!(r.status, 200);
+    serde_json::from_str::<serde_json::Value>(&r.body).expect("JSON")["Metrics"].clone()
+}
+
+/// A `/metrics` sample without labels.
+fn metric(text: &str, name: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn statistics_count_the_smpp_requests_responses_bytes_and_connections_that_crossed() {
+    if !smpplib_available() {
+        return;
+    }
+    let mut a = Smsc::start("A", &["--receipts"]);
+    let (port, admin) = (free_port(), free_port());
+    // No keep-alive enquire_link during the test: every PDU is a peer's.
+    let mut cfg = lb_config(port, &[a.port], "timeoutEnquire: 60000");
+    cfg.statistic_port = Some(admin);
+    let lb = Balancer::start(&cfg);
+    std::thread::sleep(START);
+
+    // A transceiver with receipts and a receiver; the SMSC sends both a message.
+    let mut tx = Esme::spawn(
+        port,
+        &["-n", "5", "--window", "2", "--receipts", "--wait-go"],
+    );
+    let rx = Esme::spawn(
+        port,
+        &["--bind", "receiver", "--listen", "5", "--expect", "1"],
+    );
+    assert_eq!((tx.bound(), rx.bound()), (Some(0), Some(0)));
+    let mut m = lbstat(admin);
+    assert!(
+        wait_until(Duration::from_secs(2), || {
+            m = lbstat(admin);
+            m["NumberOfActiveSmppConnections"] == 4
+        }),
+        "two ESMEs and their two SMSC links: {m}"
+    );
+    a.deliver("hello");
+    tx.go();
+    let (txr, ok) = tx.finish();
+    assert!(ok, "transceiver: {txr}");
+    let (rxr, ok) = rx.finish();
+    assert!(ok, "receiver: {rxr}");
+
+    // What the SMSC saw is what the balancer counted.
+    let s = a.stats();
+    let n = |k: &str| s[k].as_u64().unwrap();
+    assert_eq!((n("binds"), n("submits"), n("unbinds")), (2, 5, 2), "{s}");
+    // 5 receipts, and "hello" to both bound receivers (the transceiver too)
+    assert_eq!((n("deliver_sent"), n("deliver_resp")), (7, 7), "{s}");
+    assert_eq!(txr["messages"].as_array().unwrap().len(), 1, "{txr}");
+    let want = [
+        (
+            "NumberOfSmppRequestsToServer",
+            n("binds") + n("submits") + n("unbinds"),
+        ),
+        ("NumberOfSmppRequestsToClient", n("deliver_sent")),
+        ("NumberOfSmppBytesToServer", n("bytes_in")),
+        ("NumberOfSmppBytesToClient", n("bytes_out")),
+        ("NumberOfActiveSmppConnections", 0),
+    ];
+    let matches = |m: &serde_json::Value| want.iter().all(|(k, v)| m[k] == *v);
+    assert!(
+        wait_until(Duration::from_secs(2), || {
+            m = lbstat(admin);
+            matches(&m)
+        }),
+        "/lbstat {m} against the SMSC's {s}"
+    );
+
+    // /metrics: the same, and the responses each way (the ESMEs' bind,
+    // submit and unbind responses; the receipts' and message's answers).
+    let r = common::http::get(common::local(admin), "/metrics");
+    assert_eq!(r.status, 200);
+    let p = |name: &str| metric(&r.body, name).unwrap_or_else(|| panic!("{name} in {}", r.body));
+    let answered = 2 + submits(&txr).len() as u64 + 2;
+    assert_eq!(p("sip_balancer_smpp_responses_to_client_total"), answered);
+    assert_eq!(
+        p("sip_balancer_smpp_responses_to_server_total"),
+        n("deliver_resp")
+    );
+    assert_eq!(p("sip_balancer_smpp_requests_to_server_total"), want[0].1);
+    assert_eq!(p("sip_balancer_smpp_bytes_to_client_total"), n("bytes_out"));
+    assert_eq!(p("sip_balancer_smpp_connections"), 0);
+    lb.stop();
+}
