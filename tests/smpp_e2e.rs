@@ -7,108 +7,20 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::io::Write;
 use std::time::Duration;
 
 use common::certs::write_pki;
+use common::smpp::{esme, lb_config, smpplib_available, Smsc};
 use common::{free_port, Balancer, LbConfig, TempDir};
 
-fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/smpp")
-        .join(name)
-}
-
-fn smpplib_available() -> bool {
-    Command::new("python3")
-        .args(["-c", "import smpplib"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// A running SMSC simulator.
-struct Smsc {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    port: u16,
-}
-
-impl Smsc {
-    fn start(name: &str, extra: &[&str]) -> Smsc {
-        let mut child = Command::new("python3")
-            .arg(script("smsc.py"))
-            .args(["--name", name, "--port", "0", "--lifetime", "60"])
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 smsc.py");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("listening line");
-        let v: serde_json::Value = serde_json::from_str(&line).expect("json line");
-        let port = v["listening"].as_u64().expect("port") as u16;
-        let stdin = child.stdin.take();
-        Smsc { child, stdin, port }
-    }
-
-    fn die(&mut self) {
-        if let Some(s) = self.stdin.as_mut() {
-            let _ = s.write_all(b"die\n");
-            let _ = s.flush();
-        }
-        std::thread::sleep(Duration::from_millis(300));
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Smsc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Run an ESME through `port`; its JSON report and exit status.
-fn esme(port: u16, args: &[&str]) -> (serde_json::Value, bool) {
-    let out = Command::new("python3")
-        .arg(script("esme.py"))
-        .args(["--port", &port.to_string(), "--timeout", "5"])
-        .args(args)
-        .output()
-        .expect("python3 esme.py");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let v = serde_json::from_str(text.trim()).unwrap_or_else(|_| {
-        serde_json::Value::String(String::from_utf8_lossy(&out.stderr).into_owned())
-    });
-    (v, out.status.success())
-}
-
 fn config(smpp_port: u16, servers: &[u16]) -> LbConfig {
-    let mut cfg = LbConfig::two_legs();
-    let list: Vec<String> = servers
-        .iter()
-        .map(|p| format!("\"127.0.0.1:{p}\""))
-        .collect();
-    cfg.extra_yaml = format!(
-        "smpp: {{ smppPort: {smpp_port}, remoteServers: [{}], reconnectPeriod: 200 }}\n",
-        list.join(", ")
-    );
-    cfg
+    lb_config(smpp_port, servers, "")
 }
 
 #[test]
 fn esmes_submit_through_the_balancer_and_rebind_when_an_smsc_dies() {
     if !smpplib_available() {
-        eprintln!("skipped: python3 with smpplib is not installed (run .ci/run)");
         return;
     }
     let mut a = Smsc::start("A", &["--receipts"]);
@@ -199,7 +111,6 @@ fn tls_config(
 #[test]
 fn tls_esmes_bind_and_submit_with_and_without_termination() {
     if !smpplib_available() {
-        eprintln!("skipped: python3 with smpplib is not installed (run .ci/run)");
         return;
     }
     let dir = TempDir::new("smpp-pki");

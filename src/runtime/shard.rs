@@ -191,6 +191,7 @@ impl Shard {
         core.stats.publish_if_due(now, || ShardSample {
             sip: core.proxy.counters(),
             smpp: core.smpp.as_ref().map(Smpp::counters),
+            smpp_connections: core.smpp.as_ref().map_or(0, Smpp::connections),
             http: core.http.as_ref().map(Http::totals),
             active_calls: core.proxy.affinity_entries() as u64,
             connections: {

@@ -57,6 +57,11 @@ impl Smpp {
         self.balancer.counters()
     }
 
+    /// Open ESME and SMSC connections (for the statistics board).
+    pub(crate) fn connections(&self) -> u64 {
+        self.balancer.open_connections() as u64
+    }
+
     /// Whether listener `index` is an SMPP one.
     pub(crate) fn serves_listener(&self, index: usize) -> bool {
         self.listeners.iter().any(|(i, _)| *i == index)

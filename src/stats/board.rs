@@ -30,6 +30,8 @@ pub struct ShardSample<'a> {
     pub sip: &'a SipCounters,
     /// The SMPP side's counters, when the shard runs one.
     pub smpp: Option<&'a SmppCounters>,
+    /// Open SMPP connections (ESMEs and SMSCs) of the shard.
+    pub smpp_connections: u64,
     /// The HTTP side's totals, when the shard runs one.
     pub http: Option<HttpTotals>,
     /// Entries in the shard's affinity table (calls it keeps a node for).
@@ -53,10 +55,16 @@ pub struct SmppTotals {
     pub bytes_to_server: u64,
     /// Bytes forwarded to ESMEs.
     pub bytes_to_client: u64,
+    /// Responses relayed to SMSCs.
+    pub responses_to_server: u64,
+    /// Responses relayed to ESMEs.
+    pub responses_to_client: u64,
+    /// Open SMPP connections (ESMEs and SMSCs).
+    pub connections: u64,
 }
 
 /// Number of values in [`SmppTotals`].
-const SMPP_VALUES: usize = 4;
+const SMPP_VALUES: usize = 7;
 
 /// HTTP totals the board carries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -146,6 +154,35 @@ struct LatencySlot {
     quantiles: [AtomicU64; QUANTILES.len()],
 }
 
+// === impl SmppTotals ===
+
+impl SmppTotals {
+    /// What a shard publishes, in slot order.
+    fn values(m: &SmppCounters, connections: u64) -> [u64; SMPP_VALUES] {
+        [
+            m.requests_to_server,
+            m.requests_to_client,
+            m.bytes_to_server,
+            m.bytes_to_client,
+            m.responses_to_server,
+            m.responses_to_client,
+            connections,
+        ]
+    }
+
+    /// Adds one shard's published values.
+    fn add(&mut self, v: [u64; SMPP_VALUES]) {
+        let [a, b, c, d, e, f, g] = v;
+        self.requests_to_server += a;
+        self.requests_to_client += b;
+        self.bytes_to_server += c;
+        self.bytes_to_client += d;
+        self.responses_to_server += e;
+        self.responses_to_client += f;
+        self.connections += g;
+    }
+}
+
 // === impl Board ===
 
 impl Board {
@@ -183,11 +220,7 @@ impl Board {
             sip.requests_by_method = load(&slot.methods);
             sip.responses_by_class = load(&slot.classes);
             t.sip.add(&sip);
-            let [a, b, c, d] = load(&slot.smpp);
-            t.smpp.requests_to_server += a;
-            t.smpp.requests_to_client += b;
-            t.smpp.bytes_to_server += c;
-            t.smpp.bytes_to_client += d;
+            t.smpp.add(load(&slot.smpp));
             let [a, b, c, d] = load(&slot.http);
             t.http.requests += a;
             t.http.bytes_to_server += b;
@@ -234,13 +267,7 @@ impl Publisher {
         store(&slot.methods, &s.sip.requests_by_method);
         store(&slot.classes, &s.sip.responses_by_class);
         if let Some(m) = s.smpp {
-            let v = [
-                m.requests_to_server,
-                m.requests_to_client,
-                m.bytes_to_server,
-                m.bytes_to_client,
-            ];
-            store(&slot.smpp, &v);
+            store(&slot.smpp, &SmppTotals::values(m, s.smpp_connections));
         }
         if let Some(h) = s.http {
             let v = [
@@ -313,6 +340,7 @@ mod tests {
         ShardSample {
             sip,
             smpp: None,
+            smpp_connections: 0,
             http: None,
             active_calls: calls,
             connections: conns,
@@ -351,12 +379,15 @@ mod tests {
         let smpp = SmppCounters {
             requests_to_server: 9,
             bytes_to_client: 77,
+            responses_to_server: 4,
+            responses_to_client: 8,
             ..SmppCounters::default()
         };
         pb.publish(
             now + PUBLISH_EVERY,
             &ShardSample {
                 smpp: Some(&smpp),
+                smpp_connections: 3,
                 http: None,
                 ..sample(&b, &hb, 2, 0)
             },
@@ -370,6 +401,11 @@ mod tests {
         assert_eq!(t.sip.responses_by_class[1], 1);
         assert_eq!(t.smpp.requests_to_server, 9);
         assert_eq!(t.smpp.bytes_to_client, 77);
+        assert_eq!(
+            (t.smpp.responses_to_server, t.smpp.responses_to_client),
+            (4, 8)
+        );
+        assert_eq!(t.smpp.connections, 3);
         assert_eq!((t.active_calls, t.connections), (9, 1));
         assert_eq!(t.handle.count, 2);
         assert_eq!(t.handle.cumulative[0], 1);

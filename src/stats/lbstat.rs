@@ -11,7 +11,9 @@
 //! - Two fields the original only had over JMX follow the original ones:
 //!   `NumberOfRequestsProcessedByMethod` (the 14 pre-seeded methods and
 //!   `OTHER`) and `NumberOfResponsesProcessedByStatusCode` (`1XX`…`9XX`).
-//! - HTTP counters are 0 (no HTTP balancer yet).
+//! - `NumberOfActiveSmppConnections` counts open SMPP connections, ESMEs
+//!   and SMSCs, in both modes (the original: mux mode counted bound ESMEs
+//!   + 1).
 //! - `/lbinfo` nodes carry what this registry tracks: `hostName`, `ip`,
 //!   `properties`, `gracefulShutdown`, `bad`, and in addition `version`,
 //!   `state`, `weight` and `ports`; the original's `timeStamp`,
@@ -38,7 +40,7 @@ pub fn lbstat(v: &View<'_>) -> Vec<u8> {
         heap: v.process.rss_bytes,
         http_connections: t.http.connections,
         sip_connections: v.sip_connections(),
-        smpp_connections: 0,
+        smpp_connections: t.smpp.connections,
         bytes: t.sip.body_bytes,
         http_bytes_to_client: t.http.bytes_to_client,
         http_bytes_to_server: t.http.bytes_to_server,

@@ -96,6 +96,16 @@ pub fn render(v: &View<'_>) -> String {
             "SMPP bytes sent to ESMEs.",
             t.smpp.bytes_to_client,
         ),
+        (
+            "responses_to_server",
+            "SMPP responses relayed to SMSCs.",
+            t.smpp.responses_to_server,
+        ),
+        (
+            "responses_to_client",
+            "SMPP responses relayed to ESMEs.",
+            t.smpp.responses_to_client,
+        ),
     ];
     for (name, help, value) in smpp {
         counter(
@@ -150,6 +160,11 @@ fn gauges(out: &mut String, v: &View<'_>) {
             "sip_balancer_sip_connections",
             "Open SIP stream connections (without the UDP listeners).",
             v.totals.connections as f64,
+        ),
+        (
+            "sip_balancer_smpp_connections",
+            "Open SMPP connections, ESMEs and SMSCs (NumberOfActiveSmppConnections).",
+            v.totals.smpp.connections as f64,
         ),
         (
             "sip_balancer_shards",

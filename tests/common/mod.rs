@@ -12,6 +12,7 @@ pub mod net;
 pub mod rig;
 pub mod sip;
 pub mod sipp;
+pub mod smpp;
 pub mod sprayer;
 pub mod streams;
 

@@ -9,7 +9,8 @@ for one (--receipts), or a mobile-originated message on command.
 Control lines on stdin:
   deliver <text>   send a deliver_sm with <text> to every bound receiver
   die              close every connection and the listener, exit 0
-  stats            print the counters as one JSON line
+  stats            print the counters as one JSON line (PDUs by kind, the
+                   system_ids bound, bytes_in / bytes_out of every PDU)
 It also dies by itself after --die-after submits (0 = never).
 
 The first stdout line is {"listening": PORT}; on exit a summary JSON line
@@ -49,7 +50,8 @@ class Smsc:
         self.sessions = set()
         self.stats = {"name": self.name, "connections": 0, "binds": 0, "submits": 0,
                       "deliver_sent": 0, "deliver_resp": 0, "enquire_links": 0,
-                      "unbinds": 0, "unknown": 0, "bind_systems": []}
+                      "unbinds": 0, "unknown": 0, "bind_systems": [],
+                      "bytes_in": 0, "bytes_out": 0}
         self.next_id = 0
         self.seq = 0x10000
         self.server = None
@@ -70,6 +72,7 @@ class Smsc:
                 head = await reader.readexactly(16)
                 length, cmd, status, seq = struct.unpack(">IIII", head)
                 body = await reader.readexactly(length - 16) if length > 16 else b""
+                self.stats["bytes_in"] += max(length, 16)
                 if not await self.on_pdu(sess, cmd, status, seq, body):
                     break
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -80,7 +83,7 @@ class Smsc:
             writer.close()
 
     async def on_pdu(self, sess, cmd, status, seq, body):
-        w = sess["writer"]
+        w = Counted(sess["writer"], self.stats)
         if cmd in (BIND_RECEIVER, BIND_TRANSMITTER, BIND_TRANSCEIVER):
             system_id, _ = cstr(body, 0)
             self.stats["binds"] += 1
@@ -136,7 +139,7 @@ class Smsc:
     async def deliver_all(self, text):
         for sess in list(getattr(self, "_by_id", {}).values()):
             if sess["bound"] in (BIND_RECEIVER, BIND_TRANSCEIVER):
-                sess["writer"].write(self.deliver(text.encode()))
+                Counted(sess["writer"], self.stats).write(self.deliver(text.encode()))
                 self.stats["deliver_sent"] += 1
                 await sess["writer"].drain()
 
@@ -169,6 +172,20 @@ class Smsc:
 
 
 SUBMIT_SM_RESP = SUBMIT_SM | RESP
+
+
+class Counted:
+    """A stream writer that adds what it writes to stats["bytes_out"]."""
+
+    def __init__(self, writer, stats):
+        self.writer, self.stats = writer, stats
+
+    def write(self, data):
+        self.stats["bytes_out"] += len(data)
+        self.writer.write(data)
+
+    async def drain(self):
+        await self.writer.drain()
 
 
 def registered_delivery(body):

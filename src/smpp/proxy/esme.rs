@@ -121,7 +121,6 @@ impl SmppBalancer {
             interface_version: b.interface_version,
             raw: pdu.to_vec(),
         };
-        self.counters.requests_to_server += 1;
         if let Some(e) = self.esmes.get_mut(k) {
             e.bind = Some(info);
         }

@@ -240,6 +240,7 @@ impl SmppBalancer {
             // The fix: the ESME gets its own sequence number back.
             Self::forward(out, e.conn, pdu, b.seq);
             self.counters.responses_to_client += 1;
+            self.counters.bytes_to_client += pdu.len() as u64;
         }
         e.state = e.state.on_bound();
         e.keepalive = Some(Keepalive::start(policy, now));
@@ -270,6 +271,8 @@ impl SmppBalancer {
                 let (conn, seq) = (e.conn, b.seq);
                 let tc = self.settings.timeout_connection;
                 Self::forward(out, conn, pdu, seq);
+                self.counters.responses_to_client += 1;
+                self.counters.bytes_to_client += pdu.len() as u64;
                 if let Some(e) = ek.and_then(|k| self.esmes.get_mut(k)) {
                     e.state = e.state.on_bind_failed(now, tc);
                     e.group = None;

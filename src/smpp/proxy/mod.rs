@@ -187,7 +187,8 @@ impl Settings {
 /// Per-shard SMPP counters (plain integers; summed by the stats endpoint).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SmppCounters {
-    /// Requests sent to SMSCs (binds and unbinds included).
+    /// Requests sent to SMSCs (binds and unbinds included, each counted
+    /// when it is written to the SMSC).
     pub requests_to_server: u64,
     /// Requests sent to ESMEs.
     pub requests_to_client: u64,
@@ -354,6 +355,12 @@ impl SmppBalancer {
     /// Connected ESMEs and open or opening SMSC connections.
     pub fn connection_counts(&self) -> (usize, usize) {
         (self.esmes.len(), self.links.len())
+    }
+
+    /// Open SMPP connections: ESME connections and connected SMSC links
+    /// (`NumberOfActiveSmppConnections`).
+    pub fn open_connections(&self) -> usize {
+        self.conns.len()
     }
 
     /// An ESME connection was accepted as `conn`.

@@ -332,3 +332,31 @@ fn timers_bind_response_window_and_keepalive() {
     );
     assert!(!net.closed.contains(&b.esme));
 }
+
+#[test]
+fn counters_count_each_relayed_pdu_once_with_its_bytes() {
+    let mut net = Net::new(settings(false));
+    let mut smsc = FakeSmsc::new("A");
+    let esme = net.accept();
+    net.send(esme, &bind(C::BIND_TRANSCEIVER, 1, "esme", "pw"));
+    let conn = net.answer_connect(true).1.unwrap();
+    let mut to_smsc = smsc.serve(&mut net, conn);
+    let mut to_esme = vec![net.take(esme)];
+    assert_eq!(net.lb.open_connections(), 2);
+    net.send(esme, &submit(2, "x"));
+    to_smsc.extend(smsc.serve(&mut net, conn));
+    to_esme.push(net.take(esme));
+    net.send(conn, &receipt(900, "A-1"));
+    to_esme.push(net.take(esme));
+    net.send(esme, &pdu(C::DELIVER_SM_RESP, 0, 1, b"\0"));
+    to_smsc.push(net.take(conn));
+    // answered by the balancer itself: not counted
+    net.send(esme, &pdu(C::ENQUIRE_LINK, 0, 3, b""));
+    assert_eq!(hdr(&net.take(esme)).command_id, C::ENQUIRE_LINK_RESP);
+    let c = net.lb.counters();
+    assert_eq!((c.requests_to_server, c.responses_to_server), (2, 1));
+    assert_eq!((c.requests_to_client, c.responses_to_client), (1, 2));
+    let len = |v: &[Vec<u8>]| v.iter().map(Vec::len).sum::<usize>() as u64;
+    assert_eq!(c.bytes_to_server, len(&to_smsc));
+    assert_eq!(c.bytes_to_client, len(&to_esme));
+}
