@@ -4,9 +4,10 @@
 //! summed and are reported per shard).
 //!
 //! The shards record into `hdrhistogram` (1 ns .. 1 s, 3 significant
-//! digits); [`Latency::of`] reads one such histogram. It scans the
-//! histogram's counts array (~20 k entries) a few times, which is why the
-//! board publishes at most every [`super::board::PUBLISH_EVERY`].
+//! digits); [`Latency::of`] reads one such histogram in one walk over its
+//! recorded buckets; the quantiles scan its counts array (~20 k entries),
+//! which is why the board publishes at most every
+//! [`super::board::PUBLISH_EVERY`].
 
 use hdrhistogram::Histogram;
 
@@ -59,9 +60,25 @@ pub type Quantiles = [u64; QUANTILES.len()];
 impl Latency {
     /// The published form of `h`.
     pub fn of(h: &Histogram<u64>) -> Latency {
+        // One walk over the recorded buckets (not one scan of the counts
+        // array per bound): each bucket's count lands at the first bound
+        // its bucket is at or below, then a running sum makes it cumulative.
         let mut cumulative = [0; BOUNDS];
-        for (c, bound) in cumulative.iter_mut().zip(BOUNDS_NS) {
-            *c = h.count_between(0, bound);
+        let mut at = 0;
+        for v in h.iter_recorded() {
+            let low = h.lowest_equivalent(v.value_iterated_to());
+            while BOUNDS_NS.get(at).is_some_and(|&b| b < low) {
+                at += 1;
+            }
+            match cumulative.get_mut(at) {
+                Some(c) => *c += v.count_at_value(),
+                None => break,
+            }
+        }
+        let mut sum = 0;
+        for c in &mut cumulative {
+            sum += *c;
+            *c = sum;
         }
         let count = h.len();
         // The mean is exact to the histogram's precision; the product fits
@@ -125,6 +142,20 @@ mod tests {
         let exact: u64 = 500 + 1_000 + 3_000 + 7_000 + 2_000_000 + 900_000_000;
         let err = l.sum_ns.abs_diff(exact);
         assert!(err < exact / 500, "sum {} vs {exact}", l.sum_ns);
+    }
+
+    #[test]
+    fn buckets_match_hdrhistograms_own_counts() {
+        let values: Vec<u64> = (0..5_000u64)
+            .map(|i| ((i * 7_919 % 1_000_003) * (1 + i % 97) * 13 + 1) % 999_000_000 + 1)
+            .chain(BOUNDS_NS)
+            .chain(BOUNDS_NS.map(|b| b + 1))
+            .collect();
+        let h = histogram(&values);
+        let l = Latency::of(&h);
+        for (c, bound) in l.cumulative.iter().zip(BOUNDS_NS) {
+            assert_eq!(*c, h.count_between(0, bound), "bound {bound}");
+        }
     }
 
     #[test]
