@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::super::node::{Node, NodeSource, NodeState};
 use super::super::probe::ProbeState;
 use super::{came_up, configure, Registry};
-use crate::config::{Ports, StaticNode};
+use crate::config::StaticNode;
 
 // === impl Registry: reload ===
 
@@ -106,31 +106,20 @@ impl Registry {
     }
 }
 
-/// Whether `n` is the node configured as `s`: same ip and first SIP port
-/// or, for a node without SIP ports, same HTTP ports.
+/// Whether `n` is the node configured as `s` (see
+/// [`StaticNode::identity`]).
 fn same_identity(s: &StaticNode, n: &Node) -> bool {
-    if n.ip != s.ip {
-        return false;
-    }
-    match first_port(&s.ports) {
-        Some(p) => n.primary_port() == Some(p),
-        None => {
-            n.primary_port().is_none()
-                && property_port(n, "httpPort") == s.http_port
-                && property_port(n, "sslPort") == s.ssl_port
-        }
-    }
-}
-
-fn first_port(p: &Ports) -> Option<u16> {
-    [p.udp, p.tcp, p.tls, p.ws, p.wss].into_iter().flatten().next()
-}
-
-fn property_port(n: &Node, key: &str) -> Option<u16> {
-    n.properties
-        .iter()
-        .find(|(k, _)| k == key)
-        .and_then(|(_, v)| v.parse().ok())
+    let port = |key: &str| {
+        n.properties
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| v.parse().ok())
+    };
+    let identity = match n.ports.first() {
+        Some(p) => (n.ip, Some(p), None, None),
+        None => (n.ip, None, port("httpPort"), port("sslPort")),
+    };
+    identity == s.identity()
 }
 
 #[cfg(test)]
