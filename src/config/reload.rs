@@ -3,7 +3,8 @@
 //! live and what only a restart applies.
 //!
 //! Live: the static node list (`nodes`), the `algorithm` section (choice and
-//! parameters) and `smpp.remoteServers`. Everything else — listening
+//! parameters) and `smpp.remoteServers` (not in `muxMode`, whose links are
+//! per server). Everything else — listening
 //! addresses and ports, `cores`, TLS material, timers and limits read when
 //! a shard starts — is reported by key as needing a restart and stays as it
 //! was. Pure: no file, no clock.
@@ -21,7 +22,7 @@ pub struct Diff {
     pub nodes_changed: Vec<String>,
     /// Keys of the `algorithm` section that changed.
     pub algorithm: Vec<&'static str>,
-    /// `smpp.remoteServers` changed.
+    /// `smpp.remoteServers` changed (and can be applied: not `muxMode`).
     pub smpp_servers: bool,
     /// Keys that changed but only take effect after a restart.
     pub restart: Vec<&'static str>,
@@ -35,8 +36,13 @@ impl Diff {
         let mut d = Diff::default();
         d.diff_nodes(&old.registry.static_nodes, &new.registry.static_nodes);
         d.algorithm = algorithm_keys(old, new);
-        d.smpp_servers = old.smpp.remote_servers != new.smpp.remote_servers;
+        let servers = old.smpp.remote_servers != new.smpp.remote_servers;
+        let mux = old.smpp.mux_mode || new.smpp.mux_mode;
+        d.smpp_servers = servers && !mux;
         d.restart = restart_keys(old, new);
+        if servers && mux {
+            d.restart.push("smpp.remoteServers (muxMode)");
+        }
         d
     }
 

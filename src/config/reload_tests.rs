@@ -64,3 +64,12 @@ fn smpp_remote_servers_are_live_the_rest_is_not() {
     assert!(!d.smpp_servers);
     assert_eq!(d.restart, ["smpp (other than remoteServers)"]);
 }
+
+#[test]
+fn smpp_remote_servers_in_mux_mode_need_a_restart() {
+    let old = cfg("smpp: { smppPort: 2775, muxMode: true, remoteServers: [\"127.0.0.1:2776\"] }\n");
+    let new = cfg("smpp: { smppPort: 2775, muxMode: true, remoteServers: [\"127.0.0.1:2777\"] }\n");
+    let d = Diff::between(&old, &new);
+    assert!(!d.smpp_servers);
+    assert_eq!(d.restart, ["smpp.remoteServers (muxMode)"]);
+}
