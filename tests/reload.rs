@@ -161,9 +161,15 @@ fn node_added_by_sighup_mid_run_takes_calls_and_no_call_fails() {
         invites[2].len()
     );
     for i in 0..3 {
-        assert_eq!(invites[i], byes[i], "node{i}: every dialog ended where it began");
+        assert_eq!(
+            invites[i], byes[i],
+            "node{i}: every dialog ended where it began"
+        );
         for j in (i + 1)..3 {
-            assert!(invites[i].is_disjoint(&invites[j]), "a call on node{i} and node{j}");
+            assert!(
+                invites[i].is_disjoint(&invites[j]),
+                "a call on node{i} and node{j}"
+            );
         }
     }
     let union: BTreeSet<String> = invites.iter().flatten().cloned().collect();
@@ -171,7 +177,11 @@ fn node_added_by_sighup_mid_run_takes_calls_and_no_call_fails() {
     let per_node: Vec<usize> = invites.iter().map(BTreeSet::len).collect();
     eprintln!("reload: calls per node {per_node:?}");
     for i in 0..2 {
-        let late = lab.bye_times(i).iter().filter(|&&t| t > reloaded_at).count();
+        let late = lab
+            .bye_times(i)
+            .iter()
+            .filter(|&&t| t > reloaded_at)
+            .count();
         assert!(
             late > 20,
             "node{i} got the BYEs of its dialogs after the reload ({late})"
@@ -196,8 +206,15 @@ fn node_removed_by_sighup_mid_run_drains_and_no_call_fails() {
     let (invites, byes) = (lab.received(1, "INVITE"), lab.received(1, "BYE"));
     assert!(!invites.is_empty());
     assert_eq!(invites, byes, "node1's dialogs ended on node1");
-    let late = lab.bye_times(1).iter().filter(|&&t| t > reloaded_at).count();
-    assert!(late > 10, "BYEs reached the draining node after the reload ({late})");
+    let late = lab
+        .bye_times(1)
+        .iter()
+        .filter(|&&t| t > reloaded_at)
+        .count();
+    assert!(
+        late > 10,
+        "BYEs reached the draining node after the reload ({late})"
+    );
     let sipp = &lab.nodes[1].0;
     let offset = sipp.stamp_to_unix().unwrap_or(0.0);
     let new_calls = sipp
@@ -214,8 +231,11 @@ fn node_removed_by_sighup_mid_run_drains_and_no_call_fails() {
 fn invalid_file_on_sighup_is_refused_and_the_balancer_serves_on() {
     let mut lab = lab(1, 1, "");
     let path = lab.lb.config_path.display().to_string();
-    lab.lb
-        .rewrite_config(&lab.cfg.yaml().replace("nodeTimeout: 3000", "nodeTimeout: soon"));
+    lab.lb.rewrite_config(
+        &lab.cfg
+            .yaml()
+            .replace("nodeTimeout: 3000", "nodeTimeout: soon"),
+    );
     lab.lb.reload();
     let warn = lab
         .lb
@@ -249,7 +269,10 @@ fn algorithm_changed_by_sighup_takes_effect() {
     let mut before = lab.uac("uac1", 40, 40, 100);
     finish(&mut before, 40);
     let spread: Vec<usize> = (0..2).map(|i| lab.received(i, "INVITE").len()).collect();
-    assert!(spread.iter().all(|&n| n > 0), "callIdAffinity spreads: {spread:?}");
+    assert!(
+        spread.iter().all(|&n| n > 0),
+        "callIdAffinity spreads: {spread:?}"
+    );
 
     let mut user = lab.cfg.clone();
     user.algorithm_extra = ", algorithmClass: userBased, sipHeaderAffinityKey: To".into();
@@ -261,6 +284,9 @@ fn algorithm_changed_by_sighup_takes_effect() {
     let on: Vec<usize> = (0..2)
         .map(|i| lab.received(i, "INVITE").intersection(&ids).count())
         .collect();
-    assert!(on.contains(&40) && on.contains(&0), "one user, one node: {on:?}");
+    assert!(
+        on.contains(&40) && on.contains(&0),
+        "one user, one node: {on:?}"
+    );
     lab.lb.stop();
 }

@@ -48,7 +48,9 @@ impl Diff {
 
     /// Whether the static node list changed.
     pub fn nodes_changed(&self) -> bool {
-        !(self.nodes_added.is_empty() && self.nodes_removed.is_empty() && self.nodes_changed.is_empty())
+        !(self.nodes_added.is_empty()
+            && self.nodes_removed.is_empty()
+            && self.nodes_changed.is_empty())
     }
 
     /// Whether anything is applied live.
@@ -64,7 +66,10 @@ impl Diff {
             parts.push(format!("nodes added: {}", list(&self.nodes_added)));
         }
         if !self.nodes_removed.is_empty() {
-            parts.push(format!("nodes removed (draining): {}", list(&self.nodes_removed)));
+            parts.push(format!(
+                "nodes removed (draining): {}",
+                list(&self.nodes_removed)
+            ));
         }
         if !self.nodes_changed.is_empty() {
             parts.push(format!("nodes changed: {}", list(&self.nodes_changed)));
@@ -132,7 +137,10 @@ fn algorithm_keys(old: &Config, new: &Config) -> Vec<&'static str> {
         "callIdAffinityGroupFailover",
         a.call_id_affinity_group_failover != b.call_id_affinity_group_failover,
     );
-    key("sipHeaderAffinityKey", a.sip_header_affinity_key != b.sip_header_affinity_key);
+    key(
+        "sipHeaderAffinityKey",
+        a.sip_header_affinity_key != b.sip_header_affinity_key,
+    );
     key(
         "sipHeaderAffinityExclusionPattern",
         a.sip_header_affinity_exclusion_pattern != b.sip_header_affinity_exclusion_pattern,
@@ -141,7 +149,10 @@ fn algorithm_keys(old: &Config, new: &Config) -> Vec<&'static str> {
         "sipHeaderAffinityFallbackKey",
         a.sip_header_affinity_fallback_key != b.sip_header_affinity_fallback_key,
     );
-    key("httpAffinityKey", a.http_affinity_key != b.http_affinity_key);
+    key(
+        "httpAffinityKey",
+        a.http_affinity_key != b.http_affinity_key,
+    );
     key("subclusterMap", a.subcluster_map != b.subcluster_map);
     keys
 }
@@ -158,31 +169,61 @@ fn restart_keys(old: &Config, new: &Config) -> Vec<&'static str> {
     let (a, b) = (&old.sip, &new.sip);
     key("sip.external", a.external != b.external);
     key("sip.internal", a.internal != b.internal);
-    key("sip.internalTransport", a.internal_transport != b.internal_transport);
-    key("sip.extraServerNodes", a.extra_server_nodes != b.extra_server_nodes);
+    key(
+        "sip.internalTransport",
+        a.internal_transport != b.internal_transport,
+    );
+    key(
+        "sip.extraServerNodes",
+        a.extra_server_nodes != b.extra_server_nodes,
+    );
     key(
         "sip.useIpLoadBalancerAddressInViaHeaders",
         a.use_ip_load_balancer_address_in_via != b.use_ip_load_balancer_address_in_via,
     );
     key("sip.publicIp", a.public_ip != b.public_ip);
     key("sip.publicIpv6", a.public_ipv6 != b.public_ipv6);
-    key("sip.routingRulesIpv4", a.routing_rules_ipv4 != b.routing_rules_ipv4);
-    key("sip.routingRulesIpv6", a.routing_rules_ipv6 != b.routing_rules_ipv6);
+    key(
+        "sip.routingRulesIpv4",
+        a.routing_rules_ipv4 != b.routing_rules_ipv4,
+    );
+    key(
+        "sip.routingRulesIpv6",
+        a.routing_rules_ipv6 != b.routing_rules_ipv6,
+    );
     key("sip.isSendTrying", a.send_trying != b.send_trying);
-    key("sip.unavailableStatus", a.unavailable_status != b.unavailable_status);
-    key("sip.unavailableReason", a.unavailable_reason != b.unavailable_reason);
+    key(
+        "sip.unavailableStatus",
+        a.unavailable_status != b.unavailable_status,
+    );
+    key(
+        "sip.unavailableReason",
+        a.unavailable_reason != b.unavailable_reason,
+    );
     key("sip.blockedValues", a.blocked_values != b.blocked_values);
     key(
         "sip.matchingHostnameForRoute",
         a.matching_hostname_for_route != b.matching_hostname_for_route,
     );
-    key("sip.isFilterSubdomain", a.is_filter_subdomain != b.is_filter_subdomain);
-    key("sip.maxMessageSize", a.max_message_size != b.max_message_size);
-    key("sip.socketBufferBytes", a.socket_buffer_bytes != b.socket_buffer_bytes);
+    key(
+        "sip.isFilterSubdomain",
+        a.is_filter_subdomain != b.is_filter_subdomain,
+    );
+    key(
+        "sip.maxMessageSize",
+        a.max_message_size != b.max_message_size,
+    );
+    key(
+        "sip.socketBufferBytes",
+        a.socket_buffer_bytes != b.socket_buffer_bytes,
+    );
     key("sip.streams", a.streams != b.streams);
     let (a, b) = (&old.registry, &new.registry);
     key("nodeTimeout", a.node_timeout != b.node_timeout);
-    key("heartbeatInterval", a.heartbeat_interval != b.heartbeat_interval);
+    key(
+        "heartbeatInterval",
+        a.heartbeat_interval != b.heartbeat_interval,
+    );
     key("heartbeatPort", a.heartbeat_port != b.heartbeat_port);
     key("probe", a.probe != b.probe);
     key("health", a.health != b.health);
@@ -193,8 +234,14 @@ fn restart_keys(old: &Config, new: &Config) -> Vec<&'static str> {
     key("smpp (other than remoteServers)", a_rest != *b);
     key("ssl", old.tls != new.tls);
     key("statisticPort", old.stats.port != new.stats.port);
-    key("shutdownTimeout", old.stats.shutdown_timeout != new.stats.shutdown_timeout);
-    key("securityRequired/login/password", old.stats.stop_credentials != new.stats.stop_credentials);
+    key(
+        "shutdownTimeout",
+        old.stats.shutdown_timeout != new.stats.shutdown_timeout,
+    );
+    key(
+        "securityRequired/login/password",
+        old.stats.stop_credentials != new.stats.stop_credentials,
+    );
     keys
 }
 

@@ -56,7 +56,8 @@ fn listeners_cores_and_tls_need_a_restart() {
 #[test]
 fn smpp_remote_servers_are_live_the_rest_is_not() {
     let old = cfg("smpp: { smppPort: 2775, remoteServers: [\"127.0.0.1:2776\"] }\n");
-    let new = cfg("smpp: { smppPort: 2775, remoteServers: [\"127.0.0.1:2776\", \"127.0.0.1:2777\"] }\n");
+    let new =
+        cfg("smpp: { smppPort: 2775, remoteServers: [\"127.0.0.1:2776\", \"127.0.0.1:2777\"] }\n");
     let d = Diff::between(&old, &new);
     assert!(d.smpp_servers && d.restart.is_empty());
     let moved = cfg("smpp: { smppPort: 2780, remoteServers: [\"127.0.0.1:2776\"] }\n");

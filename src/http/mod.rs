@@ -300,7 +300,9 @@ impl HttpBalancer {
     /// the `httpAffinityKey` parameter (connections under way stay).
     pub fn set_algorithm(&mut self, cfg: &crate::config::AlgorithmConfig) {
         self.settings.algorithm = settings::algorithm(&cfg.kind);
-        self.settings.affinity_key.clone_from(&cfg.http_affinity_key);
+        self.settings
+            .affinity_key
+            .clone_from(&cfg.http_affinity_key);
         self.router.set_algorithm(self.settings.algorithm);
     }
 

@@ -431,7 +431,10 @@ impl Registry {
                 return false;
             }
             e.node.state = NodeState::Down;
-            log::info!("node down (removed from the configuration, drained): {}", e.node);
+            log::info!(
+                "node down (removed from the configuration, drained): {}",
+                e.node
+            );
             return true;
         }
         let silent = now.saturating_duration_since(e.last_heard) > timeout;

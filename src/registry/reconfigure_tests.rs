@@ -102,8 +102,13 @@ fn removed_node_drains_then_goes_down_and_is_not_probed() {
     let later = t0 + Duration::from_secs(2);
     r.handle_timeout(later);
     let probes: Vec<_> = std::iter::from_fn(|| r.poll_probe(later, local())).collect();
-    assert!(probes.iter().all(|p| p.dst.ip() != IpAddr::from([10, 0, 0, 3])));
-    assert_eq!(r.poll_timeout().min(t0 + Duration::from_secs(3)), r.poll_timeout());
+    assert!(probes
+        .iter()
+        .all(|p| p.dst.ip() != IpAddr::from([10, 0, 0, 3])));
+    assert_eq!(
+        r.poll_timeout().min(t0 + Duration::from_secs(3)),
+        r.poll_timeout()
+    );
     assert!(r.handle_timeout(t0 + Duration::from_millis(3001)));
     assert_eq!(states(&r)[1], ("b".into(), NodeState::Down));
 }
@@ -118,7 +123,10 @@ fn node_listed_again_while_draining_is_back_up() {
     assert!(r.set_static_nodes(&[a, b], t0 + Duration::from_secs(1)));
     assert_eq!(states(&r)[1], ("b".into(), NodeState::Up));
     assert_eq!(r.snapshot().nodes().len(), 2, "same entry, no duplicate");
-    assert!(!r.handle_timeout(t0 + Duration::from_secs(5)), "not retired");
+    assert!(
+        !r.handle_timeout(t0 + Duration::from_secs(5)),
+        "not retired"
+    );
 }
 
 #[test]
@@ -138,6 +146,9 @@ fn changed_attributes_apply_in_place() {
     let set = r.snapshot();
     let n = &set.nodes()[0];
     assert_eq!((n.id, n.state, n.version), (id, NodeState::Up, 3));
-    assert_eq!((n.hostname.as_str(), n.jvm_route.as_deref()), ("a2", Some("r1")));
+    assert_eq!(
+        (n.hostname.as_str(), n.jvm_route.as_deref()),
+        ("a2", Some("r1"))
+    );
     assert_eq!(set.latest_version(), 3);
 }

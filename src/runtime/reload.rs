@@ -52,8 +52,11 @@ pub(crate) struct Update {
     pub(crate) smpp_servers: Option<Vec<SocketAddr>>,
 }
 
+/// The two ends of the per-shard update queues.
+type UpdateQueues = (Vec<Sender<Arc<Update>>>, Vec<Receiver<Arc<Update>>>);
+
 /// One update queue per shard: (senders for the signal thread, receivers).
-pub(crate) fn update_channels(shards: usize) -> (Vec<Sender<Arc<Update>>>, Vec<Receiver<Arc<Update>>>) {
+pub(crate) fn update_channels(shards: usize) -> UpdateQueues {
     (0..shards)
         .map(|_| crossbeam_channel::bounded(UPDATE_QUEUE))
         .unzip()
@@ -99,7 +102,10 @@ impl Reloader {
         };
         let diff = Diff::between(&self.running, &new);
         for key in &diff.restart {
-            warn!("config reload: {}: needs a restart: {key}", self.source.name);
+            warn!(
+                "config reload: {}: needs a restart: {key}",
+                self.source.name
+            );
         }
         let summary = diff.summary(&self.running, &new);
         if diff.nodes_changed() {
@@ -110,9 +116,15 @@ impl Reloader {
         let restart = if diff.restart.is_empty() {
             String::new()
         } else {
-            format!("; not applied (needs a restart): {}", diff.restart.join(", "))
+            format!(
+                "; not applied (needs a restart): {}",
+                diff.restart.join(", ")
+            )
         };
-        info!("config reloaded from {}: {summary}{restart}", self.source.name);
+        info!(
+            "config reloaded from {}: {summary}{restart}",
+            self.source.name
+        );
     }
 
     fn send_nodes(&self, new: &Config) {

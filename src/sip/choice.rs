@@ -152,11 +152,9 @@ impl Balancing {
             && (key_is_call_id || same_header_key(&self.config, cfg));
         let held = self.algo.len();
         let mut carried = 0;
-        if let (true, Some(old), Some(new)) = (
-            same_key,
-            self.algo.affinity_table(),
-            algo.affinity_table(),
-        ) {
+        if let (true, Some(old), Some(new)) =
+            (same_key, self.algo.affinity_table(), algo.affinity_table())
+        {
             std::mem::swap(old, new);
             let per_shard = (cfg.call_id_affinity_max_entries / self.shards).max(1);
             new.set_limits(per_shard, cfg.call_id_affinity_max_time_in_cache, now);

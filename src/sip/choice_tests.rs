@@ -408,22 +408,33 @@ fn placements(sim: &mut Sim, n: usize) -> Vec<Option<u16>> {
 
 #[test]
 fn reload_keeps_the_affinity_table_when_the_key_stays_the_call_id() {
-    let two = vec![node(1, 4060, 0, NodeState::Up), node(2, 4061, 0, NodeState::Up)];
+    let two = vec![
+        node(1, 4060, 0, NodeState::Up),
+        node(2, 4061, 0, NodeState::Up),
+    ];
     let mut sim = Sim::new(&Config::embedded_default(), 0, 1, set(1, two.clone()));
     let before = placements(&mut sim, 30);
     let mut reloaded = cfg(AlgorithmKind::ClusterSubdomainAffinity, "Call-ID");
     reloaded.algorithm.call_id_affinity_max_entries = 5000;
-    let r = sim.proxy.reconfigure_algorithm(&reloaded.algorithm, sim.now);
+    let r = sim
+        .proxy
+        .reconfigure_algorithm(&reloaded.algorithm, sim.now);
     assert_eq!((r.changed, r.carried, r.dropped), (true, 30, 0));
     let mut three = two;
     three.push(node(3, 4062, 0, NodeState::Up));
     sim.proxy.set_nodes(set(2, three));
-    assert_eq!(placements(&mut sim, 30), before, "calls under way keep their node");
+    assert_eq!(
+        placements(&mut sim, 30),
+        before,
+        "calls under way keep their node"
+    );
     let fresh: Vec<_> = (0..30)
         .map(|i| sim.forwarded_to(&invite(&format!("new-{i}"), "bob")))
         .collect();
     assert!(fresh.contains(&Some(4062)), "the new node takes new calls");
-    let again = sim.proxy.reconfigure_algorithm(&reloaded.algorithm, sim.now);
+    let again = sim
+        .proxy
+        .reconfigure_algorithm(&reloaded.algorithm, sim.now);
     assert!(!again.changed, "same section: nothing rebuilt");
 }
 
@@ -431,7 +442,10 @@ fn reload_keeps_the_affinity_table_when_the_key_stays_the_call_id() {
 fn reload_to_another_key_drops_the_table_and_takes_effect() {
     let nodes = set(
         1,
-        vec![node(1, 4060, 0, NodeState::Up), node(2, 4061, 0, NodeState::Up)],
+        vec![
+            node(1, 4060, 0, NodeState::Up),
+            node(2, 4061, 0, NodeState::Up),
+        ],
     );
     let mut sim = Sim::new(&Config::embedded_default(), 0, 1, nodes);
     placements(&mut sim, 10);

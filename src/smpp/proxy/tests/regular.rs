@@ -351,5 +351,8 @@ fn reloaded_servers_take_new_esmes_and_sessions_under_way_stay() {
     }
     seen.sort();
     assert_eq!(seen, [servers()[0], c], "round robin over the new list");
-    assert!(!Net::new(settings(true)).lb.set_servers(vec![c]), "mux: restart");
+    assert!(
+        !Net::new(settings(true)).lb.set_servers(vec![c]),
+        "mux: restart"
+    );
 }
