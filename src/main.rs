@@ -1,5 +1,6 @@
 //! `sip-balancer` command line: parse arguments, load the configuration,
-//! hand it to [`sip_balancer::runtime::run`]. Nothing else happens here.
+//! hand it to [`sip_balancer::runtime::run`] with the way to load it again
+//! on SIGHUP. Nothing else happens here.
 //!
 //! Exit status: 0 on success, 1 if the runtime fails, 2 for a bad command
 //! line or configuration (one line on stderr).
@@ -8,6 +9,7 @@ use std::path::PathBuf;
 use std::process::exit;
 
 use sip_balancer::config::{self, build, Config, ConfigError};
+use sip_balancer::runtime::reload::Source;
 
 const USAGE: &str = "\
 Usage: sip-balancer [OPTIONS]
@@ -24,6 +26,8 @@ Options:
   --version                      print the version and exit
   --help                         print this help and exit
 
+Signals: SIGTERM/SIGINT stop; SIGHUP reloads nodes, algorithm and
+  smpp.remoteServers from the same file (other keys need a restart).
 Logging: RUST_LOG (default info), e.g. RUST_LOG=sip_balancer=debug.
 Exit status: 0 ok, 1 runtime failure, 2 bad arguments or configuration.
 Keys: docs/config-reference.md";
@@ -43,8 +47,8 @@ fn main() {
     if let Err(e) = sip_balancer::tls::TlsContext::for_config(&cfg) {
         fail(&format!("{name}: {e}"));
     }
-    if let Err(e) = sip_balancer::balancer::catalog::validate(&cfg.algorithm) {
-        fail(&format!("{name}: algorithmClass: {e}"));
+    if let Err(e) = validate(&cfg, &name) {
+        fail(&e);
     }
     if args.check {
         println!("config OK: {name}");
@@ -55,7 +59,14 @@ fn main() {
         env!("CARGO_PKG_VERSION"),
         summary(&cfg)
     );
-    if let Err(e) = sip_balancer::runtime::run(cfg) {
+    let source = Source {
+        name: name.clone(),
+        load: Box::new(move || {
+            let (cfg, name) = load(&args).map_err(|e| e.to_string())?;
+            validate(&cfg, &name).map(|()| cfg)
+        }),
+    };
+    if let Err(e) = sip_balancer::runtime::run(cfg, source) {
         log::error!("{e}");
         exit(1);
     }
@@ -90,6 +101,12 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         }
     }
     Ok(args)
+}
+
+/// What the loader does not check: the algorithm can be built.
+fn validate(cfg: &Config, name: &str) -> Result<(), String> {
+    sip_balancer::balancer::catalog::validate(&cfg.algorithm)
+        .map_err(|e| format!("{name}: algorithmClass: {e}"))
 }
 
 /// The configuration and the name it is reported under.

@@ -27,7 +27,9 @@
 //! taking new calls (before the next choice with that snapshot);
 //! [`Algorithm::response_seen`] reports each response a node sent through
 //! this shard; [`Algorithm::handle_timeout`] / [`Algorithm::poll_timeout`]
-//! run its timers (table eviction). `now` is always an argument.
+//! run its timers (table eviction). `now` is always an argument. A
+//! configuration reload that changes the `algorithm` section builds a new
+//! instance; the old one's [`Algorithm::affinity_table`] moves into it.
 //!
 //! # Writing a custom algorithm
 //! Implement the trait (only [`Algorithm::name`] and
@@ -70,6 +72,7 @@
 use std::fmt;
 use std::time::Instant;
 
+use super::call_id_table::CallIdTable;
 use super::rendezvous::Candidates;
 use crate::config::AlgorithmConfig;
 use crate::registry::{Node, NodeSet};
@@ -174,6 +177,14 @@ pub trait Algorithm: fmt::Debug + Send {
 
     /// When `handle_timeout` should next run, if ever.
     fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    /// The per-key affinity table, if the algorithm keeps one: a
+    /// configuration reload that replaces the algorithm moves it to the new
+    /// instance (when both key alike), so dialogs under way keep their node.
+    /// Default `None`.
+    fn affinity_table(&mut self) -> Option<&mut CallIdTable> {
         None
     }
 

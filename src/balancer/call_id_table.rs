@@ -168,6 +168,15 @@ impl CallIdTable {
         self.len() == 0
     }
 
+    /// New bounds (a configuration reload): at most `max_entries` from the
+    /// next insertion on, entries idle for `max_idle` evicted from the next
+    /// rotation on (due at the latest `max_idle` from `now`).
+    pub fn set_limits(&mut self, max_entries: usize, max_idle: Duration, now: Instant) {
+        self.generation_cap = (max_entries / 2).max(1);
+        self.max_idle = max_idle;
+        self.next_rotation = self.next_rotation.min(now + max_idle);
+    }
+
     /// Largest number of entries the table will hold.
     pub fn max_entries(&self) -> usize {
         self.generation_cap * 2

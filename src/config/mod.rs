@@ -16,6 +16,7 @@ pub mod build;
 pub mod error;
 pub mod file;
 pub mod properties;
+pub mod reload;
 mod yaml;
 
 pub use error::ConfigError;
@@ -440,6 +441,31 @@ pub const DEFAULT_YAML: &str = include_str!("default.yaml");
 
 /// Name used for the embedded default in messages.
 pub const EMBEDDED_NAME: &str = "<embedded default>";
+
+// === impl Ports ===
+
+impl Ports {
+    /// The first port set, in the order UDP, TCP, TLS, WS, WSS.
+    pub fn first(&self) -> Option<u16> {
+        [self.udp, self.tcp, self.tls, self.ws, self.wss]
+            .into_iter()
+            .flatten()
+            .next()
+    }
+}
+
+// === impl StaticNode ===
+
+impl StaticNode {
+    /// What names the node across reloads: its ip and first SIP port, or
+    /// for a node without SIP port its ip and HTTP ports.
+    pub fn identity(&self) -> (IpAddr, Option<u16>, Option<u16>, Option<u16>) {
+        match self.ports.first() {
+            Some(p) => (self.ip, Some(p), None, None),
+            None => (self.ip, None, self.http_port, self.ssl_port),
+        }
+    }
+}
 
 // === impl Config ===
 

@@ -296,6 +296,16 @@ impl HttpBalancer {
         }
     }
 
+    /// A reloaded `algorithm` section: placement of unnamed requests and
+    /// the `httpAffinityKey` parameter (connections under way stay).
+    pub fn set_algorithm(&mut self, cfg: &crate::config::AlgorithmConfig) {
+        self.settings.algorithm = settings::algorithm(&cfg.kind);
+        self.settings
+            .affinity_key
+            .clone_from(&cfg.http_affinity_key);
+        self.router.set_algorithm(self.settings.algorithm);
+    }
+
     /// The settings in force.
     pub fn settings(&self) -> &Settings {
         &self.settings

@@ -101,6 +101,11 @@ impl Router {
         }
     }
 
+    /// Place unnamed requests by `algorithm` from now on.
+    pub(super) fn set_algorithm(&mut self, algorithm: HttpAlgorithm) {
+        self.algorithm = algorithm;
+    }
+
     /// Rebuilds the per-node table for a new snapshot and forgets bad
     /// marks of nodes that went away or restarted.
     pub(super) fn set_nodes(&mut self, nodes: &NodeSet) {

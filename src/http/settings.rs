@@ -124,7 +124,7 @@ impl Settings {
     }
 }
 
-fn algorithm(kind: &AlgorithmKind) -> HttpAlgorithm {
+pub(super) fn algorithm(kind: &AlgorithmKind) -> HttpAlgorithm {
     match kind {
         AlgorithmKind::HeaderConsistentHash
         | AlgorithmKind::PureConsistentHash

@@ -36,6 +36,14 @@
 //!   `sessionId` first; `heartbeat`, `shutdown` and `stop` name the node by
 //!   `sessionId` only (refresh, drain, down now); `switchover` makes the
 //!   dialogs of one `jvmRoute`'s node continue on another's.
+//! - **Reload** ([`Event::StaticNodes`], SIGHUP): the static node list is
+//!   replaced by the configuration's; nodes are matched by identity (ip and
+//!   first SIP port; ip and HTTP ports for an HTTP-only node). A new one is
+//!   added as at start, a kept one takes the new attributes in place (same
+//!   [`NodeId`], dialogs stay), a removed one drains — alive, keeps its
+//!   dialogs, no new calls, no more probes — and goes `Down` `node_timeout`
+//!   later, as a heartbeat node that stopped heart-beating. Listed again
+//!   before that, it is back as if never removed. See [`reconfigure`].
 //! - **Generation** increases by one with each change to the snapshot.
 
 use std::net::{IpAddr, SocketAddr};
@@ -49,6 +57,8 @@ use super::probe::{self, ProbeState, ProbeTransmit};
 use super::Event;
 use crate::config::{HealthConfig, Ports, ProbeConfig, RegistryConfig, SipConfig, StaticNode};
 
+#[path = "reconfigure.rs"]
+mod reconfigure;
 #[path = "sessions.rs"]
 mod sessions;
 
@@ -89,6 +99,9 @@ struct Entry {
     session_id: Option<String>,
     /// Health-check counters and slow start.
     health: Health,
+    /// Removed from the configuration by a reload: drains until then, then
+    /// goes down (static nodes only).
+    retire_at: Option<Instant>,
 }
 
 // === impl Registry ===
@@ -138,6 +151,7 @@ impl Registry {
                 to_jvm_route,
             } => self.switchover(&from_jvm_route, &to_jvm_route),
             Event::Drain => !std::mem::replace(&mut self.draining, true),
+            Event::StaticNodes { nodes } => self.apply_static_nodes(&nodes, now),
         };
         self.bump_if(changed)
     }
@@ -167,7 +181,14 @@ impl Registry {
             .entries
             .iter()
             .filter_map(|e| e.health.deadline(&self.health, e.session_id.is_none()));
-        probes.chain(health).fold(self.next_sweep, Instant::min)
+        let retiring = self
+            .entries
+            .iter()
+            .filter_map(|e| e.retire_at.filter(|_| e.node.is_alive()));
+        probes
+            .chain(health)
+            .chain(retiring)
+            .fold(self.next_sweep, Instant::min)
     }
 
     /// The next OPTIONS probe due at `now`, to be sent from `local` (the
@@ -242,16 +263,7 @@ impl Registry {
             );
         }
         let mut node = self.new_node(s.ip, 0, NodeSource::Static, state);
-        node.hostname.clone_from(&s.hostname);
-        node.ports = s.ports;
-        node.hash = node_hash(s.ip, node.primary_port().unwrap_or(0));
-        node.version = s.version;
-        node.jvm_route.clone_from(&s.jvm_route);
-        for (key, port) in [("httpPort", s.http_port), ("sslPort", s.ssl_port)] {
-            if let Some(port) = port {
-                node.properties.push((key.to_owned(), port.to_string()));
-            }
-        }
+        configure(&mut node, s);
         self.push(node, probe, now);
     }
 
@@ -414,6 +426,17 @@ impl Registry {
         let Some(e) = self.entries.get_mut(i) else {
             return false;
         };
+        if let Some(at) = e.retire_at {
+            if now < at || !e.node.is_alive() {
+                return false;
+            }
+            e.node.state = NodeState::Down;
+            log::info!(
+                "node down (removed from the configuration, drained): {}",
+                e.node
+            );
+            return true;
+        }
         let silent = now.saturating_duration_since(e.last_heard) > timeout;
         if e.node.source != NodeSource::Heartbeat || !e.node.is_alive() || !silent {
             return false;
@@ -491,6 +514,7 @@ impl Registry {
             probe,
             session_id: None,
             health: Health::new(now),
+            retire_at: None,
         };
         if entry.node.state == NodeState::Up {
             came_up(&mut entry, &self.health, &mut self.up_seq, now);
@@ -520,6 +544,22 @@ impl Registry {
             self.generation += 1;
         }
         changed
+    }
+}
+
+/// Give a static node its configured attributes (hostname, ports, version,
+/// jvmRoute, HTTP ports) and the hash of its identity.
+fn configure(node: &mut Node, s: &StaticNode) {
+    node.hostname.clone_from(&s.hostname);
+    node.ports = s.ports;
+    node.hash = node_hash(s.ip, node.primary_port().unwrap_or(0));
+    node.version = s.version;
+    node.jvm_route.clone_from(&s.jvm_route);
+    node.properties.clear();
+    for (key, port) in [("httpPort", s.http_port), ("sslPort", s.ssl_port)] {
+        if let Some(port) = port {
+            node.properties.push((key.to_owned(), port.to_string()));
+        }
     }
 }
 

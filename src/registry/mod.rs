@@ -15,6 +15,7 @@
 //! - [`liveness`]: expiry, drain, up/down transitions, restarts, sessions.
 //! - [`health`]: bad-node exclusion and slow start.
 //! - [`probe`]: active OPTIONS probing of static nodes.
+//! - `liveness/reconfigure.rs`: a reloaded static node list applied live.
 
 pub mod health;
 pub mod heartbeat;
@@ -82,6 +83,12 @@ pub enum Event {
     },
     /// The balancer drains (`/lbstop`): from now on no node takes new calls.
     Drain,
+    /// A configuration reload (SIGHUP): the static node list is now this
+    /// (see [`liveness`], "Reload").
+    StaticNodes {
+        /// The reloaded configuration's `nodes`.
+        nodes: Vec<crate::config::StaticNode>,
+    },
     /// JSON `switchover`: dialogs of the node with `from_jvm_route` continue
     /// on the node with `to_jvm_route`.
     Switchover {

@@ -68,6 +68,11 @@ impl Http {
         self.links.owns(id)
     }
 
+    /// A reloaded `algorithm` section.
+    pub(crate) fn set_algorithm(&mut self, cfg: &crate::config::AlgorithmConfig) {
+        self.balancer.set_algorithm(cfg);
+    }
+
     /// Give the balancer `nodes` when it is a new snapshot.
     pub(crate) fn install_nodes(&mut self, nodes: &Arc<NodeSet>) {
         if !Arc::ptr_eq(&self.nodes, nodes) {

@@ -5,10 +5,12 @@
 //! [`run`] does everything that can fail before any shard starts (signal
 //! handlers, CPU list, every bind, the first registry snapshot), then starts
 //! one pinned shard thread per core, each looping over its own io_uring,
-//! and waits for SIGINT/SIGTERM.
+//! and waits for SIGINT/SIGTERM, reloading the configuration on SIGHUP.
 //!
 //! # Layout
 //! - [`shutdown`]: signal handlers into a flag the shards poll.
+//! - [`reload`]: SIGHUP: the configuration read again, the live part of
+//!   the change sent to the registry and the shards.
 //! - [`sockets`]: socket2 UDP sockets (SO_REUSEPORT, buffers, bind errors
 //!   naming the address).
 //! - [`uring`]: the io_uring UDP driver (multishot receive into provided
@@ -35,6 +37,7 @@ mod http;
 mod layers;
 mod links;
 mod mesh;
+pub mod reload;
 mod shard;
 mod shards;
 mod shutdown;
@@ -62,12 +65,13 @@ use crate::sip::transport::Transport;
 /// dropped and counted (the forwarding path never waits for the registry).
 const EVENT_QUEUE: usize = 8192;
 
-/// Serve until SIGINT/SIGTERM, then stop every shard and return.
+/// Serve until SIGINT/SIGTERM, then stop every shard and return. On SIGHUP
+/// the configuration is read again from `source` (see [`reload`]).
 ///
 /// Fails before any traffic is served when a socket cannot be bound, a
 /// configured CPU does not exist or an executor cannot start (the error
 /// says which, and mentions the memlock limit when that is the cause).
-pub fn run(cfg: Config) -> io::Result<()> {
+pub fn run(cfg: Config, source: reload::Source) -> io::Result<()> {
     let mut signals = shutdown::Signals::install()?;
     let stop = signals.stop();
     let cpus = shards::cpus(&cfg.cores)?;
@@ -86,6 +90,8 @@ pub fn run(cfg: Config) -> io::Result<()> {
     let (events_tx, events_rx) = crossbeam_channel::bounded(EVENT_QUEUE);
     let admin_events = events_tx.clone();
     let (mut publishers, subscribers) = control::snapshot_channels(n);
+    let (update_txs, updates) = reload::update_channels(n);
+    let mut reloader = reload::Reloader::new(source, cfg.clone(), events_tx.clone(), update_txs);
     let intake = heartbeat_http::launch(heartbeat, &events_tx, &mut publishers, &first)?;
     let admin = admin::prepare(&cfg, &mut publishers)?;
     let board = Arc::new(crate::stats::board::Board::new(n));
@@ -109,6 +115,7 @@ pub fn run(cfg: Config) -> io::Result<()> {
         smpp: bound.smpp,
         http: bound.http,
         subscribers,
+        updates,
         control,
         board: Arc::clone(&board),
     });
@@ -123,7 +130,7 @@ pub fn run(cfg: Config) -> io::Result<()> {
         )
     });
     if started.is_ok() {
-        signals.wait();
+        signals.wait(|| reloader.reload());
         info!("shutting down");
     }
     stop.trigger();

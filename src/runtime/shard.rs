@@ -2,7 +2,8 @@
 //! and, on shard 0, the registry.
 //!
 //! Each turn of [`Shard::run`]:
-//! 1. install the newest registry snapshot (shards 1..n);
+//! 1. install the newest registry snapshot (shards 1..n) and the settings
+//!    of a configuration reload, if one came;
 //! 2. on shard 0, apply registry events and timers, publish, send probes;
 //! 3. process the hand-offs other shards queued for this one;
 //! 4. process every datagram the ring completed, in arrival order: the
@@ -31,6 +32,7 @@ use super::conns::{Conns, FrameFailure, Undelivered};
 use super::control::Control;
 use super::http::Http;
 use super::mesh::{Envelope, Mesh};
+use super::reload::Update;
 use super::shutdown::{Stop, POLL};
 use super::smpp::Smpp;
 use super::uring::{Completion, Received, StreamEvent, StreamId, Tx, UdpRing};
@@ -81,6 +83,8 @@ pub(crate) struct Core {
     events: crossbeam_channel::Sender<Event>,
     /// Snapshots from shard 0 (shards 1..n).
     snapshots: Option<crossbeam_channel::Receiver<Arc<NodeSet>>>,
+    /// Settings from configuration reloads (SIGHUP).
+    updates: crossbeam_channel::Receiver<Arc<Update>>,
     /// The registry (shard 0).
     control: Option<Control>,
     counters: IoCounters,
@@ -123,6 +127,7 @@ pub(crate) struct Parts {
     pub(crate) http: Option<Http>,
     pub(crate) events: crossbeam_channel::Sender<Event>,
     pub(crate) snapshots: Option<crossbeam_channel::Receiver<Arc<NodeSet>>>,
+    pub(crate) updates: crossbeam_channel::Receiver<Arc<Update>>,
     pub(crate) control: Option<Control>,
     pub(crate) stats: Publisher,
 }
@@ -144,6 +149,7 @@ impl Shard {
                 http: p.http,
                 events: p.events,
                 snapshots: p.snapshots,
+                updates: p.updates,
                 control: p.control,
                 counters: IoCounters::default(),
                 handle_ns: new_histogram(),
@@ -174,6 +180,7 @@ impl Shard {
     pub(crate) fn turn(&mut self, max_wait: Duration) -> io::Result<()> {
         let core = &mut self.core;
         core.install_snapshots();
+        core.install_updates();
         if let Some(control) = core.control.as_mut() {
             control.tick(
                 Instant::now(),
@@ -235,6 +242,26 @@ impl Core {
         // Shard 0's registry gives the proxy its snapshots directly.
         if let Some(http) = self.http.as_mut() {
             http.install_nodes(&self.proxy.nodes);
+        }
+    }
+
+    /// Apply the settings of a configuration reload, if one came (cold:
+    /// once per SIGHUP; an empty queue costs a load or two).
+    fn install_updates(&mut self) {
+        while let Ok(u) = self.updates.try_recv() {
+            if let Some(a) = &u.algorithm {
+                let r = self.proxy.reconfigure_algorithm(a, Instant::now());
+                if let Some(http) = self.http.as_mut() {
+                    http.set_algorithm(a);
+                }
+                debug!(
+                    "shard {}: algorithm {:?} ({} affinity entries kept, {} dropped)",
+                    self.id, a.kind, r.carried, r.dropped
+                );
+            }
+            if let (Some(servers), Some(smpp)) = (&u.smpp_servers, self.smpp.as_mut()) {
+                smpp.set_servers(servers.clone());
+            }
         }
     }
 

@@ -30,6 +30,7 @@ use super::control::Control;
 use super::http::Http;
 use super::layers::Layers;
 use super::mesh::{Ends, Mesh};
+use super::reload::Update;
 use super::shard::{Parts, Shard, EXTERNAL};
 use super::shutdown::{Closer, Stop};
 use super::smpp::Smpp;
@@ -68,6 +69,8 @@ pub(crate) struct ShardSetup {
     http: Vec<(socket2::Socket, std::net::SocketAddr, bool)>,
     /// Where the shard publishes its counters.
     stats: Publisher,
+    /// Settings from configuration reloads.
+    updates: Receiver<Arc<Update>>,
     role: Role,
 }
 
@@ -118,6 +121,8 @@ pub(crate) struct Common {
     pub(crate) http: super::Side,
     /// Snapshot receivers of shards 1..n.
     pub(crate) subscribers: Vec<Receiver<Arc<NodeSet>>>,
+    /// Reload update receivers of shards 0..n.
+    pub(crate) updates: Vec<Receiver<Arc<Update>>>,
     pub(crate) control: ControlSetup,
     /// The statistics board (one slot per shard).
     pub(crate) board: Arc<Board>,
@@ -172,6 +177,7 @@ pub(crate) fn setups(common: Common) -> Vec<ShardSetup> {
         .into_iter()
         .map(|g| (g.leg, g.transport, g.sockets.into_iter()))
         .collect();
+    let mut updates = common.updates.into_iter();
     let mut roles = Vec::with_capacity(shards);
     roles.push(Role::Control(Box::new(common.control)));
     roles.extend(common.subscribers.into_iter().map(Role::Worker));
@@ -199,6 +205,9 @@ pub(crate) fn setups(common: Common) -> Vec<ShardSetup> {
             smpp: next_of(&mut smpp),
             http: next_of(&mut http),
             stats: common.board.publisher(id),
+            updates: updates
+                .next()
+                .unwrap_or_else(|| crossbeam_channel::bounded(1).1),
             role,
         })
         .collect()
@@ -331,6 +340,7 @@ fn shard_main(
         smpp,
         http,
         stats,
+        updates,
         role,
     } = setup;
     // Ring socket indices: external first (`EXTERNAL`), then internal,
@@ -418,6 +428,7 @@ fn shard_main(
         http,
         events,
         snapshots,
+        updates,
         control,
         stats,
     });

@@ -1,5 +1,7 @@
 //! Orderly shutdown: the starting thread blocks on SIGINT/SIGTERM, then
-//! sets a flag that every shard polls on a slow timer.
+//! sets a flag that every shard polls on a slow timer. SIGHUP, received by
+//! the same thread, asks for a configuration reload ([`super::reload`]) and
+//! the wait goes on.
 //!
 //! The flag is the only atomic the shards share; each shard reads it once
 //! per turn of its loop, which wakes at least every [`POLL`]. A
@@ -14,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use log::debug;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Handle;
 use signal_hook::SigId;
 
@@ -25,7 +27,7 @@ pub(crate) const POLL: Duration = Duration::from_millis(50);
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Stop(Arc<AtomicBool>);
 
-/// SIGINT/SIGTERM handlers; unregistered on drop so a later `run` in the
+/// SIGINT/SIGTERM/SIGHUP handlers; unregistered on drop so a later `run` in the
 /// same process starts clean.
 pub(crate) struct Signals {
     stop: Stop,
@@ -56,7 +58,7 @@ impl Stop {
 // === impl Signals ===
 
 impl Signals {
-    /// Register SIGINT and SIGTERM.
+    /// Register SIGINT, SIGTERM and SIGHUP.
     pub(crate) fn install() -> io::Result<Signals> {
         let stop = Stop::default();
         let mut ids = Vec::with_capacity(2);
@@ -68,7 +70,7 @@ impl Signals {
                 Arc::clone(&stop.0),
             )?);
         }
-        let iter = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+        let iter = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
         Ok(Signals { stop, iter, ids })
     }
 
@@ -82,10 +84,15 @@ impl Signals {
         Closer(self.iter.handle())
     }
 
-    /// Block until SIGINT/SIGTERM (or a [`Closer`]), then set the flag.
-    pub(crate) fn wait(&mut self) {
-        if let Some(sig) = self.iter.forever().next() {
+    /// Block until SIGINT/SIGTERM (or a [`Closer`]), then set the flag;
+    /// call `on_hup` for every SIGHUP meanwhile.
+    pub(crate) fn wait(&mut self, mut on_hup: impl FnMut()) {
+        for sig in self.iter.forever() {
             debug!("signal {sig}");
+            if sig != SIGHUP {
+                break;
+            }
+            on_hup();
         }
         self.stop.trigger();
     }

@@ -52,6 +52,11 @@ impl Smpp {
         self.listeners.push((index, tls));
     }
 
+    /// A reloaded `remoteServers` (see `SmppBalancer::set_servers`).
+    pub(crate) fn set_servers(&mut self, servers: Vec<std::net::SocketAddr>) -> bool {
+        self.balancer.set_servers(servers)
+    }
+
     /// The balancer's counters (for the statistics board).
     pub(crate) fn counters(&self) -> &crate::smpp::proxy::SmppCounters {
         self.balancer.counters()

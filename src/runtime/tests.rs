@@ -90,6 +90,7 @@ impl Rig {
                     http: None,
                     events: events.clone(),
                     snapshots: None,
+                    updates: crossbeam_channel::bounded(1).1,
                     control: None,
                     stats: Arc::new(crate::stats::board::Board::new(n)).publisher(id),
                 })

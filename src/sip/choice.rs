@@ -24,7 +24,7 @@ use crate::balancer::algorithm::{Algorithm, Request, Setup};
 use crate::balancer::catalog;
 use crate::balancer::health_tally::HealthTally;
 use crate::balancer::key::AffinityKey;
-use crate::config::Config;
+use crate::config::{AlgorithmConfig, Config};
 use crate::registry::{Event, Node, NodeId, NodeSet};
 
 /// Outcome of choosing a node for a client request.
@@ -64,6 +64,9 @@ pub(crate) enum Retarget {
 #[derive(Debug)]
 pub(crate) struct Balancing {
     algo: Box<dyn Algorithm>,
+    /// The `algorithm` section the algorithm was built from (a reload
+    /// compares against it).
+    config: AlgorithmConfig,
     key: AffinityKey,
     /// The key is the Call-ID: the caller's Call-ID hash is the key.
     key_is_call_id: bool,
@@ -79,6 +82,24 @@ pub(crate) struct Balancing {
     /// Next wake-up when the algorithm has no timers: an hour after the
     /// last `handle_timeout`, so an idle shard is not woken for nothing.
     idle_deadline: Instant,
+}
+
+/// What [`Balancing::reconfigure`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Reconfigured {
+    /// A new algorithm instance was built.
+    pub(crate) changed: bool,
+    /// Affinity entries moved to it.
+    pub(crate) carried: usize,
+    /// Affinity entries of the old instance not moved (another key).
+    pub(crate) dropped: usize,
+}
+
+/// Whether two `algorithm` sections extract the same header key.
+fn same_header_key(a: &AlgorithmConfig, b: &AlgorithmConfig) -> bool {
+    a.sip_header_affinity_key == b.sip_header_affinity_key
+        && a.sip_header_affinity_exclusion_pattern == b.sip_header_affinity_exclusion_pattern
+        && a.sip_header_affinity_fallback_key == b.sip_header_affinity_fallback_key
 }
 
 /// Wake-up period of a shard whose algorithm has no timers.
@@ -97,6 +118,7 @@ impl Balancing {
         let key_is_call_id = !algo.keyed_by_header() || key.is_call_id();
         Balancing {
             algo,
+            config: cfg.algorithm.clone(),
             key,
             key_is_call_id,
             shards,
@@ -105,6 +127,50 @@ impl Balancing {
             scratch: Vec::new(),
             idle_deadline: now + IDLE_WAKE,
             tally: HealthTally::new(&cfg.registry.health),
+        }
+    }
+
+    /// Rebuild the algorithm for a reloaded `algorithm` section (nothing if
+    /// it is unchanged). The old affinity table moves to the new algorithm
+    /// when both keep one under the same key (Call-ID, or the same header
+    /// key settings), with the new size and idle bounds, so dialogs under
+    /// way keep their node; otherwise it is dropped and dialogs go on by
+    /// their Route hints. Cold path (a SIGHUP), allocates.
+    pub(crate) fn reconfigure(&mut self, cfg: &AlgorithmConfig, now: Instant) -> Reconfigured {
+        if *cfg == self.config {
+            return Reconfigured::default();
+        }
+        let setup = Setup {
+            config: cfg,
+            shards: self.shards,
+            now,
+        };
+        let mut algo = catalog::build(&setup);
+        let key = AffinityKey::from_config(cfg);
+        let key_is_call_id = !algo.keyed_by_header() || key.is_call_id();
+        let same_key = key_is_call_id == self.key_is_call_id
+            && (key_is_call_id || same_header_key(&self.config, cfg));
+        let held = self.algo.len();
+        let mut carried = 0;
+        if let (true, Some(old), Some(new)) =
+            (same_key, self.algo.affinity_table(), algo.affinity_table())
+        {
+            std::mem::swap(old, new);
+            let per_shard = (cfg.call_id_affinity_max_entries / self.shards).max(1);
+            new.set_limits(per_shard, cfg.call_id_affinity_max_time_in_cache, now);
+            carried = new.len();
+        }
+        self.algo = algo;
+        self.key = key;
+        self.key_is_call_id = key_is_call_id;
+        self.config = cfg.clone();
+        // The new instance hears of every node taking new calls.
+        self.generation = 0;
+        self.eligible.clear();
+        Reconfigured {
+            changed: true,
+            carried,
+            dropped: held.saturating_sub(carried),
         }
     }
 

@@ -396,3 +396,67 @@ fn error_responses_and_requests_are_reported_to_the_registry() {
     let out = sim.feed(LegId::External, CLIENT.parse().unwrap(), ack);
     assert!(out.events.is_empty(), "{:?}", out.events);
 }
+
+// --- reload ---
+
+/// Where each of `n` new calls went.
+fn placements(sim: &mut Sim, n: usize) -> Vec<Option<u16>> {
+    (0..n)
+        .map(|i| sim.forwarded_to(&invite(&format!("rl-{i}"), "bob")))
+        .collect()
+}
+
+#[test]
+fn reload_keeps_the_affinity_table_when_the_key_stays_the_call_id() {
+    let two = vec![
+        node(1, 4060, 0, NodeState::Up),
+        node(2, 4061, 0, NodeState::Up),
+    ];
+    let mut sim = Sim::new(&Config::embedded_default(), 0, 1, set(1, two.clone()));
+    let before = placements(&mut sim, 30);
+    let mut reloaded = cfg(AlgorithmKind::ClusterSubdomainAffinity, "Call-ID");
+    reloaded.algorithm.call_id_affinity_max_entries = 5000;
+    let r = sim
+        .proxy
+        .reconfigure_algorithm(&reloaded.algorithm, sim.now);
+    assert_eq!((r.changed, r.carried, r.dropped), (true, 30, 0));
+    let mut three = two;
+    three.push(node(3, 4062, 0, NodeState::Up));
+    sim.proxy.set_nodes(set(2, three));
+    assert_eq!(
+        placements(&mut sim, 30),
+        before,
+        "calls under way keep their node"
+    );
+    let fresh: Vec<_> = (0..30)
+        .map(|i| sim.forwarded_to(&invite(&format!("new-{i}"), "bob")))
+        .collect();
+    assert!(fresh.contains(&Some(4062)), "the new node takes new calls");
+    let again = sim
+        .proxy
+        .reconfigure_algorithm(&reloaded.algorithm, sim.now);
+    assert!(!again.changed, "same section: nothing rebuilt");
+}
+
+#[test]
+fn reload_to_another_key_drops_the_table_and_takes_effect() {
+    let nodes = set(
+        1,
+        vec![
+            node(1, 4060, 0, NodeState::Up),
+            node(2, 4061, 0, NodeState::Up),
+        ],
+    );
+    let mut sim = Sim::new(&Config::embedded_default(), 0, 1, nodes);
+    placements(&mut sim, 10);
+    let user = cfg(AlgorithmKind::UserBased, "To");
+    let r = sim.proxy.reconfigure_algorithm(&user.algorithm, sim.now);
+    assert_eq!((r.changed, r.carried, r.dropped), (true, 0, 10));
+    let to_carol: Vec<_> = (0..20)
+        .map(|i| sim.forwarded_to(&invite(&format!("u-{i}"), "carol")))
+        .collect();
+    assert!(
+        to_carol.windows(2).all(|w| w[0] == w[1]),
+        "one user, one node: {to_carol:?}"
+    );
+}

@@ -18,12 +18,13 @@ use std::time::{Duration, Instant};
 
 pub use super::choice::Assign;
 use super::choice::Balancing;
+pub(crate) use super::choice::Reconfigured;
 use super::edit::Edits;
 use super::message::{Message, StartLine};
 use super::reply;
 use super::settings::Settings;
 pub use super::transport::{ConnRef, Transport};
-use crate::config::Config;
+use crate::config::{AlgorithmConfig, Config};
 use crate::registry::{Event, NodeId, NodeSet};
 use crate::stats::SipCounters;
 
@@ -188,6 +189,16 @@ impl Proxy {
     /// Install a new registry snapshot.
     pub fn set_nodes(&mut self, nodes: Arc<NodeSet>) {
         self.nodes = nodes;
+    }
+
+    /// A reloaded `algorithm` section: a new algorithm instance that keeps
+    /// the affinity table where it can (see `Balancing::reconfigure`).
+    pub(crate) fn reconfigure_algorithm(
+        &mut self,
+        cfg: &AlgorithmConfig,
+        now: Instant,
+    ) -> Reconfigured {
+        self.balancing.reconfigure(cfg, now)
     }
 
     /// The snapshot in use.

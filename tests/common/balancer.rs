@@ -243,6 +243,10 @@ pub struct Balancer {
     pub internal: SocketAddr,
     /// Config it runs with.
     pub config: LbConfig,
+    /// The config file it was started with (`--config`).
+    pub config_path: PathBuf,
+    /// Its stderr lines not yet looked at by [`Balancer::wait_log`].
+    log: mpsc::Receiver<String>,
     _dir: TempDir,
 }
 
@@ -257,14 +261,42 @@ impl Balancer {
     /// stand-in script to prove start-up and stop handling).
     pub fn start_program(program: &std::ffi::OsStr, cfg: &LbConfig) -> Balancer {
         let legs = if cfg.internal.is_some() { 2 } else { 1 };
-        let (child, dir) = spawn_with_yaml(program, &cfg.yaml(), legs);
+        let (child, dir, log) = spawn_with_yaml(program, &cfg.yaml(), legs);
         let ip: std::net::IpAddr = cfg.host.parse().expect("LbConfig.host is an IP");
         Balancer {
             child: Some(child),
             external: SocketAddr::new(ip, cfg.external),
             internal: SocketAddr::new(ip, cfg.internal.unwrap_or(cfg.external)),
             config: cfg.clone(),
+            config_path: dir.path.join("lb.yaml"),
+            log,
             _dir: dir,
+        }
+    }
+
+    /// Replaces the config file with `text` (written beside it, then
+    /// renamed over it, so the balancer never reads half a file).
+    pub fn rewrite_config(&self, text: &str) {
+        let tmp = self.config_path.with_extension("yaml.new");
+        std::fs::write(&tmp, text).expect("write new config");
+        std::fs::rename(&tmp, &self.config_path).expect("rename new config");
+    }
+
+    /// SIGHUP: the balancer reads its config file again.
+    pub fn reload(&self) {
+        signal(self.pid(), libc::SIGHUP);
+    }
+
+    /// Waits up to `dur` for a stderr line containing `needle` (lines
+    /// before it are consumed); returns it.
+    pub fn wait_log(&self, needle: &str, dur: Duration) -> Option<String> {
+        let deadline = Instant::now() + dur;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let line = self.log.recv_timeout(left).ok()?;
+            if line.contains(needle) {
+                return Some(line);
+            }
         }
     }
 
@@ -305,7 +337,11 @@ impl Drop for Balancer {
 }
 
 /// Spawns the balancer on `yaml`, waits for `legs` listening lines.
-fn spawn_with_yaml(program: &std::ffi::OsStr, yaml: &str, legs: usize) -> (Child, TempDir) {
+fn spawn_with_yaml(
+    program: &std::ffi::OsStr,
+    yaml: &str,
+    legs: usize,
+) -> (Child, TempDir, mpsc::Receiver<String>) {
     let dir = TempDir::new("lb");
     let cfg_path = dir.path.join("lb.yaml");
     std::fs::File::create(&cfg_path)
@@ -330,7 +366,7 @@ fn spawn_with_yaml(program: &std::ffi::OsStr, yaml: &str, legs: usize) -> (Child
         let _ = child.wait();
         panic!("balancer did not start within {START_TIMEOUT:?}.\nconfig:\n{yaml}\nstderr:\n{log}");
     }
-    (child, dir)
+    (child, dir, lines)
 }
 
 /// Forwards the child's stderr to ours (captured per test) and to a channel.

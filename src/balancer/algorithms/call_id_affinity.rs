@@ -83,6 +83,10 @@ impl Algorithm for CallIdAffinity {
         Some(self.table.poll_timeout())
     }
 
+    fn affinity_table(&mut self) -> Option<&mut CallIdTable> {
+        Some(&mut self.table)
+    }
+
     fn len(&self) -> usize {
         self.table.len()
     }

@@ -89,6 +89,10 @@ impl Algorithm for UserBased {
         Some(self.table.poll_timeout())
     }
 
+    fn affinity_table(&mut self) -> Option<&mut CallIdTable> {
+        Some(&mut self.table)
+    }
+
     fn len(&self) -> usize {
         self.table.len()
     }

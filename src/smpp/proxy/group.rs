@@ -21,6 +21,33 @@ pub(super) const LB_SYSTEM_ID: &[u8] = b"loadbalancer";
 // === impl SmppBalancer: groups ===
 
 impl SmppBalancer {
+    /// A reloaded `remoteServers` (regular mode; mux mode keeps one link
+    /// per server and group, so there it needs a restart). Connections
+    /// under way stay where they are; a link's server is renumbered to its
+    /// address's place in the new list, or — when that server was removed —
+    /// to the same place modulo the new length, where it goes if it must
+    /// reconnect. New ESMEs are spread round robin over the new list.
+    /// Returns `false` (nothing changed) in mux mode.
+    pub fn set_servers(&mut self, servers: Vec<std::net::SocketAddr>) -> bool {
+        if self.settings.mux {
+            return false;
+        }
+        let old = std::mem::replace(&mut self.settings.servers, servers);
+        let new = &self.settings.servers;
+        let n = new.len().max(1);
+        let place = |i: usize| {
+            old.get(i)
+                .and_then(|a| new.iter().position(|b| b == a))
+                .unwrap_or(i % n)
+        };
+        for l in self.links.values_mut() {
+            l.server = place(l.server);
+            l.first_server = place(l.first_server);
+        }
+        self.next_server %= n;
+        true
+    }
+
     /// Regular mode: a link of its own for ESME `ek`, to the next server.
     pub(super) fn regular_bind(&mut self, ek: Key, _now: Instant, out: &mut Actions) {
         let n = self.settings.servers.len().max(1);

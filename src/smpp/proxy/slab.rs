@@ -85,6 +85,11 @@ impl<T> Slab<T> {
         Some(v)
     }
 
+    /// Every live entity, mutably (cold paths: a configuration reload).
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.slots.iter_mut().filter_map(|s| s.value.as_mut())
+    }
+
     /// Number of live entities.
     pub(crate) fn len(&self) -> usize {
         self.len

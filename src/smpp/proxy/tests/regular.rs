@@ -360,3 +360,27 @@ fn counters_count_each_relayed_pdu_once_with_its_bytes() {
     assert_eq!(c.bytes_to_server, len(&to_smsc));
     assert_eq!(c.bytes_to_client, len(&to_esme));
 }
+
+#[test]
+fn reloaded_servers_take_new_esmes_and_sessions_under_way_stay() {
+    let mut net = Net::new(settings(false));
+    let mut smsc = FakeSmsc::new("A");
+    let b = bound(&mut net, &mut smsc, 1, 0);
+    let c: SocketAddr = "127.0.0.1:10023".parse().unwrap();
+    assert!(net.lb.set_servers(vec![c, servers()[0]]));
+    net.send(b.esme, &submit(100, "still here"));
+    assert_eq!(smsc.serve(&mut net, b.smsc).len(), 1, "session kept");
+    assert_eq!(hdr(&net.take(b.esme)).command_id, C::SUBMIT_SM_RESP);
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let esme = net.accept();
+        net.send(esme, &bind(C::BIND_TRANSCEIVER, 1, "esme", "pw"));
+        seen.push(net.answer_connect(true).0);
+    }
+    seen.sort();
+    assert_eq!(seen, [servers()[0], c], "round robin over the new list");
+    assert!(
+        !Net::new(settings(true)).lb.set_servers(vec![c]),
+        "mux: restart"
+    );
+}
