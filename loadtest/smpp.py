@@ -53,14 +53,19 @@ def wait_quiet(max_wait, threshold=10.0):
     """Wait (at most `max_wait` s) for a second in which the whole machine
     is below `threshold` % busy (our own processes are idle between
     phases): other sessions' builds come and go. Returns the % last seen."""
-    end = time.monotonic() + max_wait
+    t0 = time.monotonic()
+    end, said = t0 + max_wait, False
     while True:
         a0, w0 = busy_ticks(), time.monotonic()
         time.sleep(1.0)
         pct = 100.0 * (busy_ticks() - a0) / run.CLK_TCK / (time.monotonic() - w0)
         if pct < threshold or time.monotonic() >= end:
+            if said:
+                run.log(f"   waited {time.monotonic() - t0:.0f} s; machine now {pct:.0f} % busy")
             return pct
-        run.log(f"   machine {pct:.0f} % busy: waiting for it to calm down")
+        if not said:
+            run.log(f"   machine {pct:.0f} % busy: waiting up to {max_wait:.0f} s for it to calm down")
+            said = True
 
 
 def tcp_free(port, host="127.0.0.1"):
@@ -107,7 +112,7 @@ def wait_tcp(port, proc, timeout=10.0):
 def start_sink(args, ports, rundir):
     cmd = ["taskset", "-c", args.client_cpus, sys.executable, os.path.join(TOOLS, "sink.py"),
            "--port", str(ports.sink), "--procs", str(args.sink_procs),
-           "--lifetime", str(int(args.rounds * 2 * (args.seconds + 10) + 60))]
+           "--lifetime", str(int(args.rounds * 2 * (args.seconds + args.drain + args.quiet_wait + 10) + 60))]
     out = open(os.path.join(rundir, "sink.out"), "w")
     proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     return proc if wait_tcp(ports.sink, proc) else None
@@ -236,6 +241,8 @@ def run_all(args, rundir):
                         f"{args.seconds} s")
                 if args.quiet_wait > 0:
                     wait_quiet(args.quiet_wait)
+                if sink.poll() is not None:
+                    return "the SMSC sink exited (its --lifetime?)", results, None
                 r = phase(args, path, port, lb, sink, rundir, f"{rnd}-{path}")
                 r["round"] = rnd
                 if not r.get("error"):
