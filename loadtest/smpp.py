@@ -68,18 +68,10 @@ def wait_quiet(max_wait, threshold=10.0):
             said = True
 
 
-def tcp_free(port, host="127.0.0.1"):
-    """No listener on the port (SO_REUSEADDR: TIME_WAIT left by a previous
-    run does not count; the balancer and the sink set it too)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((host, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
+def tcp_free(port):
+    """No listener on the port (TIME_WAIT left by a previous run does not
+    count)."""
+    return run.port_free(port, kind=socket.SOCK_STREAM)
 
 
 def balancer_yaml(ports, shards, window_size):
