@@ -21,7 +21,7 @@ use std::os::fd::OwnedFd;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -450,7 +450,7 @@ fn pin(id: usize, cpu: usize) -> io::Result<()> {
 /// The shard's ring; an error says which shard and hints at the limits
 /// io_uring setups run into.
 fn ring(id: usize, cpu: usize, sockets: Vec<socket2::Socket>) -> io::Result<UdpRing> {
-    UdpRing::new(sockets).map_err(|e| {
+    let mut ring = UdpRing::new(sockets).map_err(|e| {
         let hint = match e.raw_os_error() {
             Some(libc::ENOMEM) => {
                 " (io_uring needs locked memory: raise `ulimit -l` or systemd `LimitMEMLOCK=`)"
@@ -463,5 +463,12 @@ fn ring(id: usize, cpu: usize, sockets: Vec<socket2::Socket>) -> io::Result<UdpR
             e.kind(),
             format!("cannot start shard {id} on CPU {cpu}: io_uring: {e}{hint}"),
         )
-    })
+    })?;
+    if let Some(us) = std::env::var("SIPLB_BATCH_WAIT_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        ring.set_batch_wait(Duration::from_micros(us));
+    }
+    Ok(ring)
 }

@@ -138,7 +138,14 @@ pub struct UdpRing {
     counters: RingCounters,
     /// Being dropped: ended receives are not re-armed.
     closing: bool,
+    /// Completion batching of [`UdpRing::submit_and_wait`]: the shortest
+    /// wait (µs) before returning with fewer than [`BATCH_COMPLETIONS`]
+    /// completions; 0 = return at the first.
+    min_wait_us: u32,
 }
+
+/// Completions a batching wait gathers before it returns early.
+const BATCH_COMPLETIONS: usize = 32;
 
 /// A socket with its multishot receive.
 struct Listener {
@@ -200,9 +207,21 @@ impl UdpRing {
             streams: ManuallyDrop::new(Streams::new()),
             counters: RingCounters::default(),
             closing: false,
+            min_wait_us: 0,
         };
         ring.arm_receives();
         Ok(ring)
+    }
+
+    /// Let [`UdpRing::submit_and_wait`] gather completions for up to
+    /// `wait` before it returns with fewer than a batch (needs Linux 6.12;
+    /// `false`, and no batching, on a kernel without it).
+    pub fn set_batch_wait(&mut self, wait: Duration) -> bool {
+        if !self.ring.params().is_feature_min_timeout() {
+            return false;
+        }
+        self.min_wait_us = u32::try_from(wait.as_micros()).unwrap_or(u32::MAX);
+        true
     }
 
     /// The ring's file descriptor, for [`UdpRing::ring_doorbell`] from
@@ -281,9 +300,15 @@ impl UdpRing {
     /// Submit everything queued, then sleep until at least one completion
     /// is ready or `timeout` passed. Interruptions are not errors.
     pub fn submit_and_wait(&mut self, timeout: Duration) -> io::Result<()> {
+        self.tx().flush_sends();
         let ts = Timespec::from(timeout);
-        let args = SubmitArgs::new().timespec(&ts);
-        match self.ring.submitter().submit_with_args(1, &args) {
+        let mut args = SubmitArgs::new().timespec(&ts);
+        let mut want = 1;
+        if self.min_wait_us > 0 {
+            args = args.min_wait_usec(self.min_wait_us);
+            want = BATCH_COMPLETIONS;
+        }
+        match self.ring.submitter().submit_with_args(want, &args) {
             Ok(_) => Ok(()),
             Err(e) => match e.raw_os_error() {
                 Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN) => Ok(()),
@@ -294,6 +319,7 @@ impl UdpRing {
 
     /// Submit everything queued without waiting.
     pub fn submit(&mut self) -> io::Result<()> {
+        self.tx().flush_sends();
         match self.ring.submitter().submit() {
             Ok(_) => Ok(()),
             Err(e) => match e.raw_os_error() {

@@ -80,8 +80,27 @@ impl Tx<'_> {
             return false;
         }
         slot.queued.extend_from_slice(bytes);
-        self.kick_send(id);
+        if !slot.kick_pending {
+            slot.kick_pending = true;
+            self.streams.dirty.push(id);
+        }
         true
+    }
+
+    /// Start a send on every connection that had bytes queued since the
+    /// last call (the end of a turn, before its entries are submitted).
+    pub fn flush_sends(&mut self) {
+        let mut dirty = std::mem::take(&mut self.streams.dirty);
+        for &id in &dirty {
+            if let Some(slot) = self.streams.get_mut(id) {
+                slot.kick_pending = false;
+                self.kick_send(id);
+            }
+        }
+        dirty.clear();
+        // Keep the capacity (sends started above queue nothing new here).
+        dirty.append(&mut self.streams.dirty);
+        self.streams.dirty = dirty;
     }
 
     /// Close connection `id`: shut it down; [`StreamEvent::Closed`] follows
@@ -93,6 +112,14 @@ impl Tx<'_> {
         if slot.closing {
             return;
         }
+        if slot.kick_pending {
+            // What was queued before the close still leaves first.
+            slot.kick_pending = false;
+            self.kick_send(id);
+        }
+        let Some(slot) = self.streams.get_mut(id).filter(|s| !s.closing) else {
+            return; // gone, or closed by the failed send
+        };
         slot.closing = true;
         let Some(fd) = slot.fd() else { return };
         slot.ops += 1;

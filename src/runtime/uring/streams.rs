@@ -1,7 +1,9 @@
 //! Stream sockets on the same ring as the datagrams: listeners with a
 //! multishot accept, connections with a multishot receive into their own
 //! provided-buffer group, at most one send in flight per connection (the
-//! rest queued and coalesced behind it, short sends resumed), connects
+//! rest queued and coalesced behind it, short sends resumed; the sends of a
+//! turn start only at its end, so a turn's messages for one connection
+//! leave in one send), connects
 //! bounded by a linked timeout, and a close that shuts the socket down and
 //! frees its slot only after the last completion.
 //!
@@ -83,6 +85,8 @@ pub(super) struct Slot {
     /// How much of `sending` the kernel took so far.
     pub(super) sent: usize,
     pub(super) send_in_flight: bool,
+    /// Listed in [`Streams::dirty`]: bytes were queued this turn.
+    pub(super) kick_pending: bool,
     /// Bytes waiting behind the send in flight.
     pub(super) queued: Vec<u8>,
     pub(super) connecting: bool,
@@ -105,6 +109,10 @@ pub(super) struct Streams {
     /// Largest bytes queued behind a connection's send in flight; beyond,
     /// the connection is closed (a peer that does not read).
     pub(super) max_queued: usize,
+    /// Connections with bytes queued this turn and no send started for
+    /// them yet: [`super::Tx::flush_sends`] starts one each, so every
+    /// message of a turn for one connection leaves in one send.
+    pub(super) dirty: Vec<StreamId>,
 }
 
 pub(super) struct ListenSlot {
@@ -128,6 +136,7 @@ impl Streams {
             free: Vec::new(),
             listeners: Vec::new(),
             max_queued: 16 << 20,
+            dirty: Vec::new(),
         }
     }
 
@@ -152,6 +161,7 @@ impl Streams {
                 slot.sending.clear();
                 slot.sent = 0;
                 slot.send_in_flight = false;
+                slot.kick_pending = false;
                 slot.queued.clear();
                 slot.connecting = false;
                 slot.closing = false;
@@ -174,6 +184,7 @@ impl Streams {
             sending: Vec::new(),
             sent: 0,
             send_in_flight: false,
+            kick_pending: false,
             queued: Vec::new(),
             connecting: false,
             closing: false,
