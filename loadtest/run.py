@@ -31,7 +31,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCEN = os.path.join(ROOT, "sipp-scenarios")
 LT = os.path.join(ROOT, "loadtest")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-TARGETS = ("balancer", "kamailio", "relay", "relay-glommio")
+TARGETS = ("balancer", "balancer-nobatch", "kamailio", "relay", "relay-glommio")
+
+# balancer-nobatch: the same binary with `batchWaitMicros: 0` (shards wake
+# at every completion): what completion batching buys, in the same run.
+BALANCERS = {"balancer": "", "balancer-nobatch": "batchWaitMicros: 0\n"}
 # udp-relay targets and the --io each runs with (ratios are against "relay")
 RELAYS = {"relay": "uring", "relay-glommio": "glommio"}
 
@@ -256,10 +260,11 @@ def start_target(name, shards, transport, ports, rundir, args):
             cmd += ["-A", "WITH_RR"]
         if transport == "tcp":
             cmd += ["-A", "WITH_TCP"]
-    elif name == "balancer":
+    elif name in BALANCERS:
         cfg = os.path.join(rundir, "balancer.yaml")
+        extra = BALANCERS[name] + getattr(args, "balancer_extra", "")
         with open(cfg, "w") as f:
-            f.write(balancer_yaml(ports, shards, transport, getattr(args, "balancer_extra", "")))
+            f.write(balancer_yaml(ports, shards, transport, extra))
         cmd = [args.balancer_bin, "--config", cfg]
     else:
         raise ValueError(name)
@@ -273,7 +278,7 @@ def start_target(name, shards, transport, ports, rundir, args):
     if not wait_bound(ports.ext, proc, transport):
         stop(proc, signal.SIGKILL)
         return None, f"{name} did not bind {ports.ext} (see {out.name})"
-    if name == "balancer":
+    if name in BALANCERS:
         time.sleep(args.balancer_warmup)  # static nodes: let the first probes mark them up
     return proc, None
 

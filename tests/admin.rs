@@ -45,8 +45,9 @@ const METRICS_FIELDS: [&str; 19] = [
     "NumberOfActiveCalls",
 ];
 
-/// The shards publish every 100 ms and wake at least every 50 ms.
-const PUBLISH_LAG: Duration = Duration::from_millis(400);
+/// The shards publish counters every 100 ms, latency histograms every
+/// second, and wake at least every 50 ms.
+const PUBLISH_LAG: Duration = Duration::from_millis(1300);
 
 /// The `/lbstop` drain (the original's `shutdownTimeout` default).
 const DRAIN: Duration = Duration::from_secs(10);
@@ -552,9 +553,11 @@ fn lbstat_and_metrics_count_what_sipp_sent() {
     );
     assert_eq!(e.types["sip_balancer_proxy_seconds"], "histogram");
     assert_eq!(e.types["sip_balancer_receive_wait_seconds"], "histogram");
+    // One message in 8 is timed, weighted by 8: the count is the total
+    // rounded down to a multiple of 8 per shard.
     let handled = v("sip_balancer_proxy_seconds_count");
     assert!(
-        handled >= (requests + responses) as f64,
+        handled + 16.0 >= (requests + responses) as f64,
         "{handled} messages timed, {} forwarded",
         requests + responses
     );

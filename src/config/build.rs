@@ -56,6 +56,7 @@ pub fn build(file: &FileConfig) -> Result<Config> {
     let sip = file.sip.clone().unwrap_or_default();
     Ok(Config {
         cores: build_cores(file.cores.as_ref())?,
+        batch_wait: build_batch_wait(file.batch_wait_micros)?,
         sip: build_sip(&sip, host)?,
         registry: build_registry(file)?,
         algorithm: build_algorithm(&file.algorithm.clone().unwrap_or_default())?,
@@ -86,6 +87,18 @@ fn build_stop_credentials(file: &FileConfig) -> Result<Option<(String, String)>>
         _ => err(
             "securityRequired",
             "is true but `login` and `password` are not both set",
+        ),
+    }
+}
+
+/// `batchWaitMicros`: at most a millisecond (it adds that much latency
+/// to a lone message).
+fn build_batch_wait(us: Option<u64>) -> Result<Duration> {
+    match us.unwrap_or(defaults::BATCH_WAIT_MICROS) {
+        us @ 0..=1000 => Ok(Duration::from_micros(us)),
+        us => err(
+            "batchWaitMicros",
+            format!("`{us}` is over 1000 (µs: it delays a lone message that long)"),
         ),
     }
 }

@@ -33,6 +33,8 @@ use serde::Deserialize;
 pub struct FileConfig {
     /// `auto`, a shard count, or a list of CPU ids.
     pub cores: Option<CoresSpec>,
+    /// Completion batching of each shard's wait, µs; 0 = off.
+    pub batch_wait_micros: Option<u64>,
     /// Default host of both SIP legs.
     pub host: Option<String>,
     /// Node expiry, ms.

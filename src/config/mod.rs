@@ -26,6 +26,9 @@ pub use error::ConfigError;
 pub struct Config {
     /// Which cores run shards.
     pub cores: Cores,
+    /// How long a shard lets completions gather before it wakes for fewer
+    /// than a batch (`batchWaitMicros`; zero = wake at the first).
+    pub batch_wait: Duration,
     /// SIP listeners and proxy behaviour.
     pub sip: SipConfig,
     /// Node liveness: heartbeats, expiry, static probed nodes.

@@ -218,6 +218,9 @@ impl Importer {
             "statisticPort" | "apiPort" => {
                 self.out.file.statistic_port = Some(self.port(e, "statisticPort")?)
             }
+            "batchWaitMicros" => {
+                self.out.file.batch_wait_micros = Some(self.number(e, "batchWaitMicros")?)
+            }
             "shutdownTimeout" => {
                 self.out.file.shutdown_timeout = Some(self.number(e, "shutdownTimeout")?)
             }

@@ -16,6 +16,7 @@ fn expected_default() -> Config {
     };
     Config {
         cores: Cores::Count(1),
+        batch_wait: std::time::Duration::from_micros(100),
         sip: SipConfig {
             external: leg(5060),
             internal: Some(leg(5065)),
@@ -150,6 +151,7 @@ fn validation_rules() {
         ("cores: []\n", "cores"),
         ("cores: 0\n", "cores"),
         ("cores: many\n", "cores"),
+        ("batchWaitMicros: 1001\n", "batchWaitMicros"),
         ("heartbeatInterval: 14\n", "heartbeatInterval"),
         ("sip: { unavailableStatus: 200 }\n", "sip.unavailableStatus"),
         (
@@ -230,6 +232,16 @@ fn java_class_names_are_aliases() {
     let text = "algorithm: { algorithmClass: org.mobicents.tools.sip.balancer.HeaderConsistentHashBalancerAlgorithm }\n";
     let cfg = from_yaml_str(text, "t.yaml").unwrap();
     assert_eq!(cfg.algorithm.kind, AlgorithmKind::HeaderConsistentHash);
+}
+
+#[test]
+fn batch_wait_is_read_from_both_formats() {
+    use std::time::Duration;
+    let us = |cfg: Config| cfg.batch_wait.as_micros();
+    assert_eq!(us(from_yaml_str("cores: 1\n", "t.yaml").unwrap()), 100);
+    assert_eq!(us(from_yaml_str("batchWaitMicros: 0\n", "t.yaml").unwrap()), 0);
+    let (cfg, _) = from_properties_str("batchWaitMicros=250\n", "lb.properties").unwrap();
+    assert_eq!(cfg.batch_wait, Duration::from_micros(250));
 }
 
 #[test]

@@ -21,7 +21,7 @@ use std::os::fd::OwnedFd;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -372,6 +372,9 @@ fn shard_main(
             return Ok(());
         }
     };
+    if !cfg.batch_wait.is_zero() && !ring.set_batch_wait(cfg.batch_wait) && id == 0 {
+        log::info!("batchWaitMicros: this kernel cannot batch completions (Linux 6.12 can); shards wake at each one");
+    }
     let now = Instant::now();
     let mut conns = Conns::new(
         id,
@@ -450,7 +453,7 @@ fn pin(id: usize, cpu: usize) -> io::Result<()> {
 /// The shard's ring; an error says which shard and hints at the limits
 /// io_uring setups run into.
 fn ring(id: usize, cpu: usize, sockets: Vec<socket2::Socket>) -> io::Result<UdpRing> {
-    let mut ring = UdpRing::new(sockets).map_err(|e| {
+    UdpRing::new(sockets).map_err(|e| {
         let hint = match e.raw_os_error() {
             Some(libc::ENOMEM) => {
                 " (io_uring needs locked memory: raise `ulimit -l` or systemd `LimitMEMLOCK=`)"
@@ -463,12 +466,5 @@ fn ring(id: usize, cpu: usize, sockets: Vec<socket2::Socket>) -> io::Result<UdpR
             e.kind(),
             format!("cannot start shard {id} on CPU {cpu}: io_uring: {e}{hint}"),
         )
-    })?;
-    if let Some(us) = std::env::var("SIPLB_BATCH_WAIT_US")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        ring.set_batch_wait(Duration::from_micros(us));
-    }
-    Ok(ring)
+    })
 }

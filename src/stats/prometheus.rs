@@ -119,13 +119,13 @@ pub fn render(v: &View<'_>) -> String {
     histogram(
         &mut out,
         "sip_balancer_proxy_seconds",
-        "Time in the SIP proxy per message.",
+        "Time in the SIP proxy per message (one message in 8 is sampled).",
         &t.handle,
     );
     histogram(
         &mut out,
         "sip_balancer_receive_wait_seconds",
-        "Kernel receive timestamp to the proxy (UDP): wake-up and queueing in the shard.",
+        "Kernel receive timestamp to the proxy (UDP, one datagram in 8): wake-up and queueing in the shard.",
         &t.wait,
     );
     shard_quantiles(&mut out, v);

@@ -21,6 +21,9 @@ pub const MIN_TIMER_MS: u64 = 15;
 pub const STATISTIC_PORT: u16 = 2006;
 /// `shutdownTimeout`: the original's `/lbstop` drain, ms.
 pub const SHUTDOWN_TIMEOUT_MS: u64 = 10_000;
+/// `batchWaitMicros`: a lone message waits at most this for company
+/// before the shard wakes (see docs/config-reference.md for the trade).
+pub const BATCH_WAIT_MICROS: u64 = 100;
 /// `sip.isSendTrying`.
 pub const SEND_TRYING: bool = true;
 /// `sip.unavailableStatus`.
