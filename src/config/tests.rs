@@ -239,7 +239,10 @@ fn batch_wait_is_read_from_both_formats() {
     use std::time::Duration;
     let us = |cfg: Config| cfg.batch_wait.as_micros();
     assert_eq!(us(from_yaml_str("cores: 1\n", "t.yaml").unwrap()), 100);
-    assert_eq!(us(from_yaml_str("batchWaitMicros: 0\n", "t.yaml").unwrap()), 0);
+    assert_eq!(
+        us(from_yaml_str("batchWaitMicros: 0\n", "t.yaml").unwrap()),
+        0
+    );
     let (cfg, _) = from_properties_str("batchWaitMicros=250\n", "lb.properties").unwrap();
     assert_eq!(cfg.batch_wait, Duration::from_micros(250));
 }

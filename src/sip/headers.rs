@@ -136,7 +136,7 @@ pub fn sip_uri(buf: &[u8], span: Span) -> Option<SipUri<'_>> {
 /// Every `name[=value]` pair of a raw parameter list, in order (one pass,
 /// for callers that need several parameters of the same list).
 pub fn params(raw: &[u8]) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
-    ParamSplit { rest: raw }
+    ParamSplit::new(raw)
 }
 
 /// Look up `;name=value` in a raw parameter list (case-insensitive name).
@@ -145,7 +145,7 @@ pub fn params(raw: &[u8]) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
 /// The leading `;` is optional and whitespace (also folded) around `;` and
 /// `=` is ignored. A quoted-string value is returned raw, quotes included.
 pub fn param<'a>(params: &'a [u8], name: &[u8]) -> Option<Option<&'a [u8]>> {
-    ParamSplit { rest: params }
+    ParamSplit::new(params)
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v)
 }
@@ -302,6 +302,32 @@ impl Nesting {
 /// inside quoted strings does not split.
 struct ParamSplit<'a> {
     rest: &'a [u8],
+    /// No quote, `<` or `[` in the whole list: every `;` splits.
+    plain: bool,
+}
+
+impl<'a> ParamSplit<'a> {
+    fn new(raw: &'a [u8]) -> ParamSplit<'a> {
+        ParamSplit {
+            rest: raw,
+            plain: memchr3(b'"', b'<', b'[', raw).is_none(),
+        }
+    }
+
+    /// The next piece between top-level `;`s, untrimmed (`None` at the end).
+    fn piece(&mut self) -> Option<&'a [u8]> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let cut = if self.plain {
+            memchr(b';', self.rest)
+        } else {
+            param_cut(self.rest)
+        };
+        let piece = self.rest.get(..cut.unwrap_or(self.rest.len()))?;
+        self.rest = cut.and_then(|c| self.rest.get(c + 1..)).unwrap_or(&[]);
+        Some(piece)
+    }
 }
 
 impl<'a> Iterator for ParamSplit<'a> {
@@ -309,13 +335,7 @@ impl<'a> Iterator for ParamSplit<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if self.rest.is_empty() {
-                return None;
-            }
-            let cut = param_cut(self.rest);
-            let piece = self.rest.get(..cut.unwrap_or(self.rest.len()))?;
-            self.rest = cut.and_then(|c| self.rest.get(c + 1..)).unwrap_or(&[]);
-            let piece = trim(piece);
+            let piece = trim(self.piece()?);
             if !piece.is_empty() {
                 return Some(split_param(piece));
             }
@@ -365,46 +385,62 @@ fn parse_via(buf: &[u8], span: Span) -> Option<Via<'_>> {
     cur.pos += len;
     cur.skip_lws();
     let params = cur.rest();
-    if !matches!(params.first(), None | Some(b';')) || has_empty_param(params) {
-        return None;
-    }
+    let p = via_params(params)?;
     Some(Via {
         transport,
         host,
         port,
-        branch: param(params, b"branch").flatten(),
-        received: param(params, b"received").flatten(),
-        rport: rport(params),
+        branch: p.branch,
+        received: p.received,
+        rport: p.rport,
         span,
         sent_by_end: u32::try_from(sent_by_end).ok()?,
     })
 }
 
-/// Whether a parameter list (starting with `;`) holds an empty parameter,
-/// as in `;;` (RFC 4475 `badinv01`) or a trailing `;`: a Via we would append
-/// `;received=` to after the garbage, forwarding it worse than it came.
-fn has_empty_param(raw: &[u8]) -> bool {
-    let Some(mut rest) = raw.strip_prefix(b";") else {
-        return false;
-    };
-    loop {
-        let cut = param_cut(rest);
-        if trim(rest.get(..cut.unwrap_or(rest.len())).unwrap_or(&[])).is_empty() {
-            return true;
-        }
-        match cut {
-            Some(c) => rest = rest.get(c + 1..).unwrap_or(&[]),
-            None => return false,
-        }
-    }
+/// The Via parameters the proxy reads, found in one pass.
+struct ViaParams<'a> {
+    branch: Option<&'a [u8]>,
+    received: Option<&'a [u8]>,
+    rport: Rport,
 }
 
-/// `rport` state; a value that is not a port counts as a bare `;rport`.
-fn rport(params: &[u8]) -> Rport {
-    match param(params, b"rport") {
-        None => Rport::Absent,
-        Some(v) => v.and_then(parse_u16).map_or(Rport::Empty, Rport::Value),
+/// A Via's parameter list (empty or starting with `;`) in one pass; `None`
+/// when it holds an empty parameter, as in `;;` (RFC 4475 `badinv01`) or a
+/// trailing `;`: a Via we would append `;received=` to after the garbage,
+/// forwarding it worse than it came. The first of a repeated name counts.
+fn via_params(raw: &[u8]) -> Option<ViaParams<'_>> {
+    let mut out = ViaParams {
+        branch: None,
+        received: None,
+        rport: Rport::Absent,
+    };
+    if raw.is_empty() {
+        return Some(out);
     }
+    if trim(raw).last() == Some(&b';') {
+        return None; // a trailing empty parameter
+    }
+    let mut split = ParamSplit::new(raw.strip_prefix(b";")?);
+    let (mut branch, mut received, mut rport) = (false, false, false);
+    while let Some(piece) = split.piece() {
+        let piece = trim(piece);
+        if piece.is_empty() {
+            return None;
+        }
+        let (name, value) = split_param(piece);
+        if !branch && name.eq_ignore_ascii_case(b"branch") {
+            branch = true;
+            out.branch = value;
+        } else if !received && name.eq_ignore_ascii_case(b"received") {
+            received = true;
+            out.received = value;
+        } else if !rport && name.eq_ignore_ascii_case(b"rport") {
+            rport = true;
+            out.rport = value.and_then(parse_u16).map_or(Rport::Empty, Rport::Value);
+        }
+    }
+    Some(out)
 }
 
 /// Via sent-by, which allows LWS around the `:` (RFC 3261 `COLON`):
