@@ -52,6 +52,8 @@ pub struct FileConfig {
     pub login: Option<String>,
     /// `/lbstop` password.
     pub password: Option<String>,
+    /// Reload when the file changes (as on SIGHUP).
+    pub watch_config: Option<bool>,
     /// SIP proxy section.
     pub sip: Option<FileSip>,
     /// Balancing algorithm section.

@@ -40,6 +40,9 @@ pub struct Config {
     pub tls: TlsConfig,
     /// Statistics endpoint.
     pub stats: StatsConfig,
+    /// Reload when the configuration file changes, as on SIGHUP
+    /// (`watchConfig`; the runtime watches the file's directory).
+    pub watch_config: bool,
 }
 
 /// Cores to run shards on: `auto` (every core), a count, or an explicit CPU list.

@@ -242,6 +242,7 @@ fn restart_keys(old: &Config, new: &Config) -> Vec<&'static str> {
         "securityRequired/login/password",
         old.stats.stop_credentials != new.stats.stop_credentials,
     );
+    key("watchConfig", old.watch_config != new.watch_config);
     keys
 }
 

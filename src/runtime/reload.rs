@@ -1,4 +1,5 @@
-//! Configuration reload on SIGHUP, run by the thread that waits for
+//! Configuration reload on SIGHUP (raised by [`super::watch`] too when the
+//! file changes), run by the thread that waits for
 //! signals (never a shard): re-read the file with the start-up loader,
 //! compare ([`Diff`]), and hand what is live to whom it concerns.
 //!
@@ -41,6 +42,9 @@ pub struct Source {
     pub name: String,
     /// Reads and validates it again; the error names file, key and problem.
     pub load: Box<dyn FnMut() -> Result<Config, String>>,
+    /// The file to watch: a settled change reloads as SIGHUP does. `None`:
+    /// SIGHUP only (embedded default, `--no-watch`, `watchConfig: false`).
+    pub watch: Option<std::path::PathBuf>,
 }
 
 /// Settings a reload delivers to every shard.

@@ -21,6 +21,8 @@ pub const MIN_TIMER_MS: u64 = 15;
 pub const STATISTIC_PORT: u16 = 2006;
 /// `shutdownTimeout`: the original's `/lbstop` drain, ms.
 pub const SHUTDOWN_TIMEOUT_MS: u64 = 10_000;
+/// `watchConfig`: reload when the file changes.
+pub const WATCH_CONFIG: bool = true;
 /// `sip.isSendTrying`.
 pub const SEND_TRYING: bool = true;
 /// `sip.unavailableStatus`.
