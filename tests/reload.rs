@@ -433,3 +433,66 @@ fn watch_config_false_reloads_on_sighup_only() {
     lab.quit_nodes();
     lab.lb.stop();
 }
+
+/// `ip:smppPort` of the SMPP servers `/lbinfo` lists.
+fn lbinfo_smpp(port: u16) -> Vec<String> {
+    let r = http::get(local(port), "/lbinfo");
+    assert_eq!(r.status, 200, "{r:?}");
+    let info: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    info["Nodes info"]["smppRemoteServers"]
+        .as_array()
+        .expect("smppRemoteServers")
+        .iter()
+        .map(|s| {
+            let ip = s["ip"].as_str().unwrap();
+            format!("{ip}:{}", s["properties"]["smppPort"].as_str().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn lbinfo_lists_the_smpp_servers_of_the_latest_reload() {
+    let stats = free_port();
+    let smpp = free_port();
+    let servers =
+        |ports: &[u16]| -> Vec<String> { ports.iter().map(|p| format!("127.0.0.1:{p}")).collect() };
+    let mut cfg = LbConfig::two_legs();
+    cfg.statistic_port = Some(stats);
+    let section = |list: &[String]| {
+        format!(
+            "{NO_WATCH}smpp: {{ smppPort: {smpp}, remoteServers: [{}] }}\n",
+            list.join(", ")
+        )
+    };
+    let first = servers(&[free_port()]);
+    cfg.extra_yaml = section(&first);
+    let lb = Balancer::start(&cfg);
+    assert!(lb.wait_log("listening admin/http", LOG_WAIT).is_some());
+    assert!(
+        wait_until(Duration::from_secs(2), || lbinfo_smpp(stats) == first),
+        "{:?}",
+        lbinfo_smpp(stats)
+    );
+
+    let second = servers(&[free_port(), free_port()]);
+    cfg.extra_yaml = section(&second);
+    lb.rewrite_config(&cfg.yaml());
+    lb.reload();
+    let line = lb
+        .wait_log("config reloaded from", LOG_WAIT)
+        .expect("one info line per reload");
+    assert!(line.contains("smpp.remoteServers"), "{line}");
+    assert!(
+        wait_until(Duration::from_secs(2), || lbinfo_smpp(stats) == second),
+        "/lbinfo after the reload: {:?}",
+        lbinfo_smpp(stats)
+    );
+
+    // An invalid list changes nothing.
+    cfg.extra_yaml = section(&["127.0.0.1:notaport".to_string()]);
+    lb.rewrite_config(&cfg.yaml());
+    lb.reload();
+    assert!(lb.wait_log("config reload failed", LOG_WAIT).is_some());
+    assert_eq!(lbinfo_smpp(stats), second);
+    lb.stop();
+}

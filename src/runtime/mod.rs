@@ -96,7 +96,14 @@ pub fn run(cfg: Config, source: reload::Source) -> io::Result<()> {
     let (mut publishers, subscribers) = control::snapshot_channels(n);
     let (update_txs, updates) = reload::update_channels(n);
     let watched = source.watch.clone();
-    let mut reloader = reload::Reloader::new(source, cfg.clone(), events_tx.clone(), update_txs);
+    let (smpp_servers_tx, smpp_servers) = crossbeam_channel::bounded(reload::ADMIN_QUEUE);
+    let mut reloader = reload::Reloader::new(
+        source,
+        cfg.clone(),
+        events_tx.clone(),
+        update_txs,
+        smpp_servers_tx,
+    );
     let intake = heartbeat_http::launch(heartbeat, &events_tx, &mut publishers, &first)?;
     let admin = admin::prepare(&cfg, &mut publishers)?;
     let board = Arc::new(crate::stats::board::Board::new(n));
@@ -132,6 +139,7 @@ pub fn run(cfg: Config, source: reload::Source) -> io::Result<()> {
             stop.clone(),
             signals.closer(),
             admin_events,
+            smpp_servers,
         )
     });
     let watcher = watched

@@ -11,6 +11,8 @@
 //!   an [`Update`] over one bounded queue per shard, which the shard polls
 //!   at the start of its turn as it does registry snapshots: no lock on the
 //!   forwarding path.
+//! - A new `smpp.remoteServers` also goes to the admin thread, whose
+//!   `/lbinfo` lists it (its own queue, polled every admin tick).
 //! - Every other changed key is logged at warn as "needs a restart" and
 //!   stays as it was; the running configuration keeps the old value, so
 //!   the warning comes again at the next reload until the restart.
@@ -21,7 +23,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, SendTimeoutError, Sender};
 use log::{info, warn};
 
 use crate::config::reload::Diff;
@@ -31,6 +33,9 @@ use crate::registry::Event;
 /// Longest the signal thread waits for room in a queue (the shards drain
 /// theirs every turn, at most [`super::shutdown::POLL`] apart).
 const SEND_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// SMPP server lists queued for the admin thread.
+pub(crate) const ADMIN_QUEUE: usize = 4;
 
 /// Updates queued per shard.
 const UPDATE_QUEUE: usize = 4;
@@ -76,6 +81,8 @@ pub(crate) struct Reloader {
     events: Sender<Event>,
     /// Every shard's update queue, in shard order.
     shards: Vec<Sender<Arc<Update>>>,
+    /// The admin thread's queue of SMPP server lists (`/lbinfo`).
+    admin: Sender<Vec<SocketAddr>>,
 }
 
 // === impl Reloader ===
@@ -86,12 +93,14 @@ impl Reloader {
         running: Config,
         events: Sender<Event>,
         shards: Vec<Sender<Arc<Update>>>,
+        admin: Sender<Vec<SocketAddr>>,
     ) -> Reloader {
         Reloader {
             source,
             running,
             events,
             shards,
+            admin,
         }
     }
 
@@ -152,6 +161,14 @@ impl Reloader {
         for (i, tx) in self.shards.iter().enumerate() {
             if tx.send_timeout(Arc::clone(&update), SEND_TIMEOUT).is_err() {
                 warn!("config reload: shard {i} did not take the new settings");
+            }
+        }
+        if let Some(servers) = &update.smpp_servers {
+            // No admin port: nobody listens, nothing to say.
+            if let Err(SendTimeoutError::Timeout(_)) =
+                self.admin.send_timeout(servers.clone(), SEND_TIMEOUT)
+            {
+                warn!("config reload: /lbinfo still lists the previous SMPP servers");
             }
         }
     }
