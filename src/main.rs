@@ -25,6 +25,8 @@ Options:
   --cores N                      override `cores`: auto, a count, or 0,2,4
   --no-watch                     do not reload when the file changes
                                  (same as `watchConfig: false`)
+  --print-config-reference       print the key tables of
+                                 docs/config-reference.md and exit
   --version                      print the version and exit
   --help                         print this help and exit
 
@@ -95,6 +97,10 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--version" | "-V" => {
                 println!("sip-balancer {}", env!("CARGO_PKG_VERSION"));
+                exit(0);
+            }
+            "--print-config-reference" => {
+                print!("{}", config::reference::markdown());
                 exit(0);
             }
             "--check-config" => args.check = true,

@@ -20,7 +20,8 @@
 //! algorithm: { algorithmClass: callIdAffinity }
 //! nodes: [ { ip: 127.0.0.1, udpPort: 5080 } ]
 //! ```
-//! The full key list is in `docs/config-reference.md`.
+//! The full key list is [`super::reference`] (rendered into
+//! `docs/config-reference.md`); a test checks it against these structs.
 
 use std::fmt;
 

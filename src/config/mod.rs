@@ -16,6 +16,7 @@ pub mod build;
 pub mod error;
 pub mod file;
 pub mod properties;
+pub mod reference;
 pub mod reload;
 mod yaml;
 
