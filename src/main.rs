@@ -1,6 +1,6 @@
 //! `sip-balancer` command line: parse arguments, load the configuration,
 //! hand it to [`sip_balancer::runtime::run`] with the way to load it again
-//! on SIGHUP. Nothing else happens here.
+//! on SIGHUP or a change of the file. Nothing else happens here.
 //!
 //! Exit status: 0 on success, 1 if the runtime fails, 2 for a bad command
 //! line or configuration (one line on stderr).
@@ -23,11 +23,16 @@ Options:
   --check-config                 validate the configuration, print
                                  `config OK: <file>` and exit
   --cores N                      override `cores`: auto, a count, or 0,2,4
+  --no-watch                     do not reload when the file changes
+                                 (same as `watchConfig: false`)
+  --print-config-reference       print the key tables of
+                                 docs/config-reference.md and exit
   --version                      print the version and exit
   --help                         print this help and exit
 
 Signals: SIGTERM/SIGINT stop; SIGHUP reloads nodes, algorithm and
   smpp.remoteServers from the same file (other keys need a restart).
+  A change of the file reloads the same way, 200 ms after the last write.
 Logging: RUST_LOG (default info), e.g. RUST_LOG=sip_balancer=debug.
 Exit status: 0 ok, 1 runtime failure, 2 bad arguments or configuration.
 Keys: docs/config-reference.md";
@@ -38,6 +43,7 @@ struct Args {
     config: Option<PathBuf>,
     check: bool,
     cores: Option<String>,
+    no_watch: bool,
 }
 
 fn main() {
@@ -59,8 +65,13 @@ fn main() {
         env!("CARGO_PKG_VERSION"),
         summary(&cfg)
     );
+    let watch = match &args.config {
+        Some(path) if cfg.watch_config && !args.no_watch => Some(path.clone()),
+        _ => None,
+    };
     let source = Source {
         name: name.clone(),
+        watch,
         load: Box::new(move || {
             let (cfg, name) = load(&args).map_err(|e| e.to_string())?;
             validate(&cfg, &name).map(|()| cfg)
@@ -88,7 +99,12 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                 println!("sip-balancer {}", env!("CARGO_PKG_VERSION"));
                 exit(0);
             }
+            "--print-config-reference" => {
+                print!("{}", config::reference::markdown());
+                exit(0);
+            }
             "--check-config" => args.check = true,
+            "--no-watch" => args.no_watch = true,
             "--config" => args.config = Some(value("--config")?.into()),
             "--cores" => args.cores = Some(value("--cores")?),
             _ => {

@@ -1,10 +1,17 @@
-//! Configuration reload on SIGHUP, end to end: a SIPp UAC runs calls
-//! through the balancer while its config file is rewritten and reloaded.
+//! Configuration reload on SIGHUP and on a change of the file, end to end:
+//! a SIPp UAC runs calls through the balancer while its config file is
+//! rewritten and reloaded.
 //! - A node added mid-run takes new calls; no call fails; the dialogs
 //!   already on the old nodes finish there.
 //! - An invalid file is refused with a warning naming it, and the balancer
 //!   serves on; a changed listening port is reported as needing a restart.
 //! - A changed algorithm takes effect.
+//! - Without SIGHUP: a file replaced by rename is reloaded by the watcher
+//!   (the new node takes calls, `/lbinfo` lists it); an invalid version in
+//!   between changes nothing; `watchConfig: false` watches nothing.
+//!
+//! The SIGHUP tests run with `watchConfig: false`, so each rewrite is
+//! reloaded once, by the signal.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -27,7 +34,18 @@ struct Lab {
     _heavy: HeavyGuard,
 }
 
+/// SIGHUP only: the file is not watched.
+const NO_WATCH: &str = "watchConfig: false\n";
+
 fn lab(nodes: usize, configured: usize, algorithm: &str) -> Lab {
+    lab_with(nodes, configured, |cfg| {
+        cfg.algorithm_extra = algorithm.to_string();
+        cfg.extra_yaml = NO_WATCH.to_string();
+    })
+}
+
+/// Like [`lab`], with the config as `tune` leaves it.
+fn lab_with(nodes: usize, configured: usize, tune: impl FnOnce(&mut LbConfig)) -> Lab {
     assert!(sipp_available(), "sipp not installed (run .ci/run)");
     let heavy = HeavyGuard::take();
     let nodes: Vec<(Sipp, u16)> = (0..nodes)
@@ -37,7 +55,7 @@ fn lab(nodes: usize, configured: usize, algorithm: &str) -> Lab {
         })
         .collect();
     let mut cfg = LbConfig::two_legs();
-    cfg.algorithm_extra = algorithm.to_string();
+    tune(&mut cfg);
     for (i, (_, port)) in nodes.iter().enumerate().take(configured) {
         cfg = cfg.with_static_node(&format!("node{i}"), *port);
     }
@@ -289,4 +307,192 @@ fn algorithm_changed_by_sighup_takes_effect() {
         "one user, one node: {on:?}"
     );
     lab.lb.stop();
+}
+
+/// A lab whose file is watched, with the admin port on.
+fn watched_lab(nodes: usize, configured: usize) -> Lab {
+    lab_with(nodes, configured, |cfg| {
+        cfg.statistic_port = Some(free_port());
+    })
+}
+
+/// Whether `/lbinfo` lists exactly `want` within a second or two (the
+/// admin thread takes the registry's snapshots every 100 ms).
+fn lbinfo_shows(lab: &Lab, want: &[&str]) -> bool {
+    let want: BTreeSet<String> = want.iter().map(|s| s.to_string()).collect();
+    wait_until(Duration::from_secs(2), || lbinfo_nodes(lab) == want)
+}
+
+/// `hostName`s of the nodes `/lbinfo` lists.
+fn lbinfo_nodes(lab: &Lab) -> BTreeSet<String> {
+    let port = lab.cfg.statistic_port.unwrap();
+    let r = http::get(local(port), "/lbinfo");
+    assert_eq!(r.status, 200, "{r:?}");
+    let info: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    info["Nodes info"]["nodesIPv4"]
+        .as_array()
+        .expect("nodesIPv4")
+        .iter()
+        .map(|n| n["hostName"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn file_replaced_by_rename_is_reloaded_without_sighup() {
+    let mut lab = watched_lab(2, 1);
+    assert!(lbinfo_shows(&lab, &["node0"]), "{:?}", lbinfo_nodes(&lab));
+    let added = lab.cfg.clone().with_static_node("node1", lab.nodes[1].1);
+    lab.lb.rewrite_config(&added.yaml());
+    lab.cfg = added;
+    let changed = lab
+        .lb
+        .wait_log("changed: reloading", LOG_WAIT)
+        .expect("the watcher notices the new file");
+    assert!(
+        changed.contains(&lab.lb.config_path.display().to_string()),
+        "{changed}"
+    );
+    let line = lab
+        .lb
+        .wait_log("config reloaded from", LOG_WAIT)
+        .expect("reloaded as on SIGHUP");
+    assert!(line.contains("nodes added: node1 127.0.0.1:"), "{line}");
+    assert!(
+        lab.lb.wait_log("node up (probe)", LOG_WAIT).is_some(),
+        "the added node is probed and comes up"
+    );
+    assert!(
+        lbinfo_shows(&lab, &["node0", "node1"]),
+        "{:?}",
+        lbinfo_nodes(&lab)
+    );
+    let mut uac = lab.uac("uac", 40, 40, 100);
+    let ids = finish(&mut uac, 40);
+    lab.quit_nodes();
+    let on: Vec<usize> = (0..2)
+        .map(|i| lab.received(i, "INVITE").intersection(&ids).count())
+        .collect();
+    assert!(on[1] > 0, "the new node takes calls: {on:?}");
+    assert_eq!(on[0] + on[1], 40, "{on:?}");
+    lab.lb.stop();
+}
+
+#[test]
+fn invalid_intermediate_file_changes_nothing_and_the_next_valid_one_applies() {
+    let mut lab = watched_lab(2, 1);
+    // The new node list, in a file that does not load.
+    let added = lab.cfg.clone().with_static_node("node1", lab.nodes[1].1);
+    let broken = added
+        .yaml()
+        .replace("nodeTimeout: 3000", "nodeTimeout: soon");
+    lab.lb.rewrite_config(&broken);
+    let warn = lab
+        .lb
+        .wait_log("config reload failed", LOG_WAIT)
+        .expect("a warning for the invalid file");
+    assert!(warn.contains("nodeTimeout"), "names the key: {warn}");
+    let mut uac = lab.uac("uac1", 20, 20, 100);
+    let ids = finish(&mut uac, 20);
+    assert_eq!(
+        lab.received(0, "INVITE").intersection(&ids).count(),
+        20,
+        "every call on the one configured node"
+    );
+    assert!(lab.received(1, "INVITE").is_empty(), "node1 not in use");
+    assert!(lbinfo_shows(&lab, &["node0"]), "{:?}", lbinfo_nodes(&lab));
+
+    // The same list, valid: applied.
+    lab.lb.rewrite_config(&added.yaml());
+    let line = lab
+        .lb
+        .wait_log("config reloaded from", LOG_WAIT)
+        .expect("the valid file is reloaded");
+    assert!(line.contains("nodes added: node1"), "{line}");
+    lab.cfg = added;
+    assert!(lab.lb.wait_log("node up (probe)", LOG_WAIT).is_some());
+    let mut uac = lab.uac("uac2", 40, 40, 100);
+    let ids = finish(&mut uac, 40);
+    lab.quit_nodes();
+    assert!(lab.received(1, "INVITE").intersection(&ids).count() > 0);
+    lab.lb.stop();
+}
+
+#[test]
+fn watch_config_false_reloads_on_sighup_only() {
+    let mut lab = lab(2, 1, "");
+    let added = lab.cfg.clone().with_static_node("node1", lab.nodes[1].1);
+    lab.lb.rewrite_config(&added.yaml());
+    assert!(
+        lab.lb
+            .wait_log("config reloaded from", Duration::from_secs(1))
+            .is_none(),
+        "a change of the file alone reloads nothing"
+    );
+    let line = lab.reload(added);
+    assert!(line.contains("nodes added: node1"), "{line}");
+    lab.quit_nodes();
+    lab.lb.stop();
+}
+
+/// `ip:smppPort` of the SMPP servers `/lbinfo` lists.
+fn lbinfo_smpp(port: u16) -> Vec<String> {
+    let r = http::get(local(port), "/lbinfo");
+    assert_eq!(r.status, 200, "{r:?}");
+    let info: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    info["Nodes info"]["smppRemoteServers"]
+        .as_array()
+        .expect("smppRemoteServers")
+        .iter()
+        .map(|s| {
+            let ip = s["ip"].as_str().unwrap();
+            format!("{ip}:{}", s["properties"]["smppPort"].as_str().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn lbinfo_lists_the_smpp_servers_of_the_latest_reload() {
+    let stats = free_port();
+    let smpp = free_port();
+    let servers =
+        |ports: &[u16]| -> Vec<String> { ports.iter().map(|p| format!("127.0.0.1:{p}")).collect() };
+    let mut cfg = LbConfig::two_legs();
+    cfg.statistic_port = Some(stats);
+    let section = |list: &[String]| {
+        format!(
+            "{NO_WATCH}smpp: {{ smppPort: {smpp}, remoteServers: [{}] }}\n",
+            list.join(", ")
+        )
+    };
+    let first = servers(&[free_port()]);
+    cfg.extra_yaml = section(&first);
+    let lb = Balancer::start(&cfg);
+    assert!(lb.wait_log("listening admin/http", LOG_WAIT).is_some());
+    assert!(
+        wait_until(Duration::from_secs(2), || lbinfo_smpp(stats) == first),
+        "{:?}",
+        lbinfo_smpp(stats)
+    );
+
+    let second = servers(&[free_port(), free_port()]);
+    cfg.extra_yaml = section(&second);
+    lb.rewrite_config(&cfg.yaml());
+    lb.reload();
+    let line = lb
+        .wait_log("config reloaded from", LOG_WAIT)
+        .expect("one info line per reload");
+    assert!(line.contains("smpp.remoteServers"), "{line}");
+    assert!(
+        wait_until(Duration::from_secs(2), || lbinfo_smpp(stats) == second),
+        "/lbinfo after the reload: {:?}",
+        lbinfo_smpp(stats)
+    );
+
+    // An invalid list changes nothing.
+    cfg.extra_yaml = section(&["127.0.0.1:notaport".to_string()]);
+    lb.rewrite_config(&cfg.yaml());
+    lb.reload();
+    assert!(lb.wait_log("config reload failed", LOG_WAIT).is_some());
+    assert_eq!(lbinfo_smpp(stats), second);
+    lb.stop();
 }

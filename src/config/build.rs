@@ -74,6 +74,7 @@ pub fn build(file: &FileConfig) -> Result<Config> {
             ),
             stop_credentials: build_stop_credentials(file)?,
         },
+        watch_config: file.watch_config.unwrap_or(defaults::WATCH_CONFIG),
     })
 }
 

@@ -20,7 +20,8 @@
 //! algorithm: { algorithmClass: callIdAffinity }
 //! nodes: [ { ip: 127.0.0.1, udpPort: 5080 } ]
 //! ```
-//! The full key list is in `docs/config-reference.md`.
+//! The full key list is [`super::reference`] (rendered into
+//! `docs/config-reference.md`); a test checks it against these structs.
 
 use std::fmt;
 
@@ -54,6 +55,8 @@ pub struct FileConfig {
     pub login: Option<String>,
     /// `/lbstop` password.
     pub password: Option<String>,
+    /// Reload when the file changes (as on SIGHUP).
+    pub watch_config: Option<bool>,
     /// SIP proxy section.
     pub sip: Option<FileSip>,
     /// Balancing algorithm section.

@@ -16,6 +16,7 @@ pub mod build;
 pub mod error;
 pub mod file;
 pub mod properties;
+pub mod reference;
 pub mod reload;
 mod yaml;
 
@@ -43,6 +44,9 @@ pub struct Config {
     pub tls: TlsConfig,
     /// Statistics endpoint.
     pub stats: StatsConfig,
+    /// Reload when the configuration file changes, as on SIGHUP
+    /// (`watchConfig`; the runtime watches the file's directory).
+    pub watch_config: bool,
 }
 
 /// Cores to run shards on: `auto` (every core), a count, or an explicit CPU list.

@@ -227,6 +227,7 @@ impl Importer {
             "securityRequired" => {
                 self.out.file.security_required = Some(self.boolean(e, "securityRequired")?)
             }
+            "watchConfig" => self.out.file.watch_config = Some(self.boolean(e, "watchConfig")?),
             "login" => self.out.file.login = Some(self.text(e, "login")),
             "password" => self.out.file.password = Some(self.text(e, "password")),
             "algorithmClass" => self.algorithm_class(e)?,

@@ -11,6 +11,26 @@
 
 use super::{Config, StaticNode};
 
+/// The keys a reload applies live, as YAML paths (the key and everything
+/// under it), each with its condition (empty: always). Every other key
+/// needs a restart. [`Diff::between`] applies exactly these; the "on
+/// reload" column of `docs/config-reference.md` is rendered from here
+/// ([`super::reference`]).
+pub const LIVE: &[(&str, &str)] = &[
+    ("nodes", ""),
+    ("algorithm", ""),
+    ("smpp.remoteServers", "not in `muxMode`"),
+];
+
+/// `Some(condition)` if a reload applies the key at `path` (a YAML path
+/// such as `algorithm.algorithmClass` or `nodes[].ip`) live.
+pub fn live(path: &str) -> Option<&'static str> {
+    LIVE.iter().find_map(|&(key, condition)| {
+        let rest = path.strip_prefix(key)?;
+        (rest.is_empty() || rest.starts_with('.') || rest.starts_with('[')).then_some(condition)
+    })
+}
+
 /// The difference between the running configuration and a reloaded one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Diff {
@@ -243,6 +263,7 @@ fn restart_keys(old: &Config, new: &Config) -> Vec<&'static str> {
         "securityRequired/login/password",
         old.stats.stop_credentials != new.stats.stop_credentials,
     );
+    key("watchConfig", old.watch_config != new.watch_config);
     keys
 }
 

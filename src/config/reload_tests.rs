@@ -74,3 +74,31 @@ fn smpp_remote_servers_in_mux_mode_need_a_restart() {
     assert!(!d.smpp_servers);
     assert_eq!(d.restart, ["smpp.remoteServers (muxMode)"]);
 }
+
+#[test]
+fn diff_follows_the_live_list() {
+    // Nearly every section changed at once.
+    let other = "cores: 2\nnodeTimeout: 9000\nheartbeatInterval: 200\nheartbeatPort: 2611\n\
+        statisticPort: 2007\nshutdownTimeout: 5\nwatchConfig: false\n\
+        sip: { external: { udpPort: 5070 }, internal: { udpPort: 5075 }, isSendTrying: false, maxMessageSize: 4096 }\n\
+        probe: { interval: 500 }\nhealth: { maxErrorTime: 5 }\nhttp: { httpPort: 8080 }\n\
+        smpp: { smppPort: 2776, timeoutResponse: 5, remoteServers: [10.0.1.1:2775] }\n\
+        ssl: { terminateTLSTraffic: true }\nalgorithm: { algorithmClass: userBased }\n\
+        nodes: [ { ip: 10.0.0.9, udpPort: 5070 } ]\n";
+    let old = cfg("");
+    let new = from_yaml_str(other, "other.yaml").unwrap();
+    let d = Diff::between(&old, &new);
+    assert!(d.nodes_changed() && !d.algorithm.is_empty() && d.smpp_servers);
+    assert!(d.restart.len() >= 12, "{:?}", d.restart);
+    for key in &d.restart {
+        let path = key.split(' ').next().unwrap_or(key);
+        assert_eq!(
+            super::live(path),
+            None,
+            "{key} is reported as needing a restart"
+        );
+    }
+    for (live, _) in super::LIVE {
+        assert!(!d.restart.iter().any(|k| k.starts_with(live)), "{live}");
+    }
+}

@@ -113,6 +113,7 @@ fn expected_default() -> Config {
             shutdown_timeout: std::time::Duration::from_secs(10),
             stop_credentials: None,
         },
+        watch_config: true,
     }
 }
 

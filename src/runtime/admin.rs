@@ -6,7 +6,7 @@
 //! The thread blocks in `accept` with a receive timeout of [`TICK`] (of
 //! [`POLL`] while request heads are arriving), so it wakes regularly to
 //! take the registry's newest snapshot (it has its own snapshot queue,
-//! like a shard), sample the process's CPU time and notice the stop flag.
+//! like a shard) and the SMPP server list of the latest reload, sample the process's CPU time and notice the stop flag.
 //! Request heads are read without blocking from up to [`MAX_PENDING`]
 //! connections at once, each within [`HEAD_DEADLINE`] of its accept, so a
 //! client trickling its head (slowloris) delays nobody; beyond that many,
@@ -95,6 +95,8 @@ pub(crate) struct Inputs {
     pub(crate) closer: Closer,
     /// The registry's event queue (`/lbstop` starts the drain there).
     pub(crate) events: crossbeam_channel::Sender<crate::registry::Event>,
+    /// `smpp.remoteServers` as reloads change it (`/lbinfo`).
+    pub(crate) smpp_servers: Receiver<Vec<SocketAddr>>,
 }
 
 /// The running admin thread.
@@ -171,6 +173,7 @@ impl Prepared {
         stop: Stop,
         closer: Closer,
         events: crossbeam_channel::Sender<crate::registry::Event>,
+        smpp_servers: Receiver<Vec<SocketAddr>>,
     ) -> Option<Admin> {
         let inputs = Inputs {
             board,
@@ -179,6 +182,7 @@ impl Prepared {
             stop,
             closer,
             events,
+            smpp_servers,
         };
         spawn(self.listener, self.settings, inputs)
             .map_err(|e| warn!("admin port not served: cannot start its thread: {e}"))
@@ -275,6 +279,9 @@ impl Server {
     fn tick(&mut self, now: Instant) {
         if let Some(nodes) = self.inputs.snapshots.try_iter().last() {
             self.nodes = nodes;
+        }
+        if let Some(servers) = self.inputs.smpp_servers.try_iter().last() {
+            self.settings.facts.smpp_servers = servers;
         }
         if now >= self.next_cpu_sample {
             self.next_cpu_sample = now + CPU_SAMPLE;

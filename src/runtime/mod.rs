@@ -11,6 +11,8 @@
 //! - [`shutdown`]: signal handlers into a flag the shards poll.
 //! - [`reload`]: SIGHUP: the configuration read again, the live part of
 //!   the change sent to the registry and the shards.
+//! - [`watch`]: the config file watcher thread: a settled change of the
+//!   file raises SIGHUP.
 //! - [`sockets`]: socket2 UDP sockets (SO_REUSEPORT, buffers, bind errors
 //!   naming the address).
 //! - [`uring`]: the io_uring UDP driver (multishot receive into provided
@@ -44,6 +46,7 @@ mod shutdown;
 mod smpp;
 mod sockets;
 pub mod uring;
+mod watch;
 
 #[cfg(test)]
 mod tests;
@@ -65,8 +68,9 @@ use crate::sip::transport::Transport;
 /// dropped and counted (the forwarding path never waits for the registry).
 const EVENT_QUEUE: usize = 8192;
 
-/// Serve until SIGINT/SIGTERM, then stop every shard and return. On SIGHUP
-/// the configuration is read again from `source` (see [`reload`]).
+/// Serve until SIGINT/SIGTERM, then stop every shard and return. On SIGHUP,
+/// and when `source.watch` names a file that changed, the configuration is
+/// read again from `source` (see [`reload`], [`watch`]).
 ///
 /// Fails before any traffic is served when a socket cannot be bound, a
 /// configured CPU does not exist or an executor cannot start (the error
@@ -91,7 +95,15 @@ pub fn run(cfg: Config, source: reload::Source) -> io::Result<()> {
     let admin_events = events_tx.clone();
     let (mut publishers, subscribers) = control::snapshot_channels(n);
     let (update_txs, updates) = reload::update_channels(n);
-    let mut reloader = reload::Reloader::new(source, cfg.clone(), events_tx.clone(), update_txs);
+    let watched = source.watch.clone();
+    let (smpp_servers_tx, smpp_servers) = crossbeam_channel::bounded(reload::ADMIN_QUEUE);
+    let mut reloader = reload::Reloader::new(
+        source,
+        cfg.clone(),
+        events_tx.clone(),
+        update_txs,
+        smpp_servers_tx,
+    );
     let intake = heartbeat_http::launch(heartbeat, &events_tx, &mut publishers, &first)?;
     let admin = admin::prepare(&cfg, &mut publishers)?;
     let board = Arc::new(crate::stats::board::Board::new(n));
@@ -127,13 +139,20 @@ pub fn run(cfg: Config, source: reload::Source) -> io::Result<()> {
             stop.clone(),
             signals.closer(),
             admin_events,
+            smpp_servers,
         )
     });
+    let watcher = watched
+        .filter(|_| started.is_ok())
+        .and_then(|path| watch::start(&path, stop.clone(), watch::raise_sighup));
     if started.is_ok() {
         signals.wait(|| reloader.reload());
         info!("shutting down");
     }
     stop.trigger();
+    if let Some(watcher) = watcher {
+        watcher.join();
+    }
     let joined = shards::join(threads);
     if let Some(admin) = admin {
         admin.join();

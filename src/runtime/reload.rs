@@ -1,4 +1,5 @@
-//! Configuration reload on SIGHUP, run by the thread that waits for
+//! Configuration reload on SIGHUP (raised by [`super::watch`] too when the
+//! file changes), run by the thread that waits for
 //! signals (never a shard): re-read the file with the start-up loader,
 //! compare ([`Diff`]), and hand what is live to whom it concerns.
 //!
@@ -10,6 +11,8 @@
 //!   an [`Update`] over one bounded queue per shard, which the shard polls
 //!   at the start of its turn as it does registry snapshots: no lock on the
 //!   forwarding path.
+//! - A new `smpp.remoteServers` also goes to the admin thread, whose
+//!   `/lbinfo` lists it (its own queue, polled every admin tick).
 //! - Every other changed key is logged at warn as "needs a restart" and
 //!   stays as it was; the running configuration keeps the old value, so
 //!   the warning comes again at the next reload until the restart.
@@ -20,7 +23,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, SendTimeoutError, Sender};
 use log::{info, warn};
 
 use crate::config::reload::Diff;
@@ -30,6 +33,9 @@ use crate::registry::Event;
 /// Longest the signal thread waits for room in a queue (the shards drain
 /// theirs every turn, at most [`super::shutdown::POLL`] apart).
 const SEND_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// SMPP server lists queued for the admin thread.
+pub(crate) const ADMIN_QUEUE: usize = 4;
 
 /// Updates queued per shard.
 const UPDATE_QUEUE: usize = 4;
@@ -41,6 +47,9 @@ pub struct Source {
     pub name: String,
     /// Reads and validates it again; the error names file, key and problem.
     pub load: Box<dyn FnMut() -> Result<Config, String>>,
+    /// The file to watch: a settled change reloads as SIGHUP does. `None`:
+    /// SIGHUP only (embedded default, `--no-watch`, `watchConfig: false`).
+    pub watch: Option<std::path::PathBuf>,
 }
 
 /// Settings a reload delivers to every shard.
@@ -72,6 +81,8 @@ pub(crate) struct Reloader {
     events: Sender<Event>,
     /// Every shard's update queue, in shard order.
     shards: Vec<Sender<Arc<Update>>>,
+    /// The admin thread's queue of SMPP server lists (`/lbinfo`).
+    admin: Sender<Vec<SocketAddr>>,
 }
 
 // === impl Reloader ===
@@ -82,12 +93,14 @@ impl Reloader {
         running: Config,
         events: Sender<Event>,
         shards: Vec<Sender<Arc<Update>>>,
+        admin: Sender<Vec<SocketAddr>>,
     ) -> Reloader {
         Reloader {
             source,
             running,
             events,
             shards,
+            admin,
         }
     }
 
@@ -148,6 +161,14 @@ impl Reloader {
         for (i, tx) in self.shards.iter().enumerate() {
             if tx.send_timeout(Arc::clone(&update), SEND_TIMEOUT).is_err() {
                 warn!("config reload: shard {i} did not take the new settings");
+            }
+        }
+        if let Some(servers) = &update.smpp_servers {
+            // No admin port: nobody listens, nothing to say.
+            if let Err(SendTimeoutError::Timeout(_)) =
+                self.admin.send_timeout(servers.clone(), SEND_TIMEOUT)
+            {
+                warn!("config reload: /lbinfo still lists the previous SMPP servers");
             }
         }
     }

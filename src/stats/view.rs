@@ -22,17 +22,18 @@ pub struct View<'a> {
     pub nodes: &'a NodeSet,
     /// CPU and memory.
     pub process: ProcessStats,
-    /// Facts fixed at start.
+    /// Facts from the configuration.
     pub facts: &'a Facts,
 }
 
-/// What does not change while the balancer runs.
+/// What changes only by a reload, if at all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Facts {
     /// SIP UDP listening addresses (each counts as one "connection", as in
     /// the original's `NumberOfActiveSipConnections`).
     pub udp_listeners: u64,
-    /// Configured SMPP servers (`/lbinfo` `smppRemoteServers`).
+    /// Configured SMPP servers (`/lbinfo` `smppRemoteServers`): set at
+    /// start, replaced when a reload changes `smpp.remoteServers`.
     pub smpp_servers: Vec<SocketAddr>,
 }
 

@@ -24,6 +24,8 @@ pub const SHUTDOWN_TIMEOUT_MS: u64 = 10_000;
 /// `batchWaitMicros`: a lone message waits at most this for company
 /// before the shard wakes (see docs/config-reference.md for the trade).
 pub const BATCH_WAIT_MICROS: u64 = 100;
+/// `watchConfig`: reload when the file changes.
+pub const WATCH_CONFIG: bool = true;
 /// `sip.isSendTrying`.
 pub const SEND_TRYING: bool = true;
 /// `sip.unavailableStatus`.
