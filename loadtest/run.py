@@ -31,11 +31,23 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCEN = os.path.join(ROOT, "sipp-scenarios")
 LT = os.path.join(ROOT, "loadtest")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-TARGETS = ("balancer", "balancer-nobatch", "kamailio", "relay", "relay-glommio")
+TARGETS = ("balancer", "balancer-nobatch", "balancer-batchN", "kamailio", "relay", "relay-glommio")
 
 # balancer-nobatch: the same binary with `batchWaitMicros: 0` (shards wake
-# at every completion): what completion batching buys, in the same run.
+# at every completion), balancer-batchN with `batchWaitMicros: N`: what
+# completion batching buys, in the same run.
 BALANCERS = {"balancer": "", "balancer-nobatch": "batchWaitMicros: 0\n"}
+
+
+def is_balancer(name):
+    return name in BALANCERS or name.startswith("balancer-batch")
+
+
+def balancer_variant(name):
+    """The extra YAML of a balancer target name."""
+    if name.startswith("balancer-batch"):
+        return f"batchWaitMicros: {int(name[len('balancer-batch'):])}\n"
+    return BALANCERS[name]
 # udp-relay targets and the --io each runs with (ratios are against "relay")
 RELAYS = {"relay": "uring", "relay-glommio": "glommio"}
 
@@ -260,9 +272,9 @@ def start_target(name, shards, transport, ports, rundir, args):
             cmd += ["-A", "WITH_RR"]
         if transport == "tcp":
             cmd += ["-A", "WITH_TCP"]
-    elif name in BALANCERS:
+    elif is_balancer(name):
         cfg = os.path.join(rundir, "balancer.yaml")
-        extra = BALANCERS[name] + getattr(args, "balancer_extra", "")
+        extra = balancer_variant(name) + getattr(args, "balancer_extra", "")
         with open(cfg, "w") as f:
             f.write(balancer_yaml(ports, shards, transport, extra))
         cmd = [args.balancer_bin, "--config", cfg]
@@ -278,7 +290,7 @@ def start_target(name, shards, transport, ports, rundir, args):
     if not wait_bound(ports.ext, proc, transport):
         stop(proc, signal.SIGKILL)
         return None, f"{name} did not bind {ports.ext} (see {out.name})"
-    if name in BALANCERS:
+    if is_balancer(name):
         time.sleep(args.balancer_warmup)  # static nodes: let the first probes mark them up
     return proc, None
 

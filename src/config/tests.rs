@@ -16,7 +16,7 @@ fn expected_default() -> Config {
     };
     Config {
         cores: Cores::Count(1),
-        batch_wait: std::time::Duration::from_micros(100),
+        batch_wait: std::time::Duration::from_micros(0),
         sip: SipConfig {
             external: leg(5060),
             internal: Some(leg(5065)),
@@ -239,10 +239,10 @@ fn java_class_names_are_aliases() {
 fn batch_wait_is_read_from_both_formats() {
     use std::time::Duration;
     let us = |cfg: Config| cfg.batch_wait.as_micros();
-    assert_eq!(us(from_yaml_str("cores: 1\n", "t.yaml").unwrap()), 100);
+    assert_eq!(us(from_yaml_str("cores: 1\n", "t.yaml").unwrap()), 0);
     assert_eq!(
-        us(from_yaml_str("batchWaitMicros: 0\n", "t.yaml").unwrap()),
-        0
+        us(from_yaml_str("batchWaitMicros: 80\n", "t.yaml").unwrap()),
+        80
     );
     let (cfg, _) = from_properties_str("batchWaitMicros=250\n", "lb.properties").unwrap();
     assert_eq!(cfg.batch_wait, Duration::from_micros(250));

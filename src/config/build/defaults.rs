@@ -21,9 +21,9 @@ pub const MIN_TIMER_MS: u64 = 15;
 pub const STATISTIC_PORT: u16 = 2006;
 /// `shutdownTimeout`: the original's `/lbstop` drain, ms.
 pub const SHUTDOWN_TIMEOUT_MS: u64 = 10_000;
-/// `batchWaitMicros`: a lone message waits at most this for company
-/// before the shard wakes (see docs/config-reference.md for the trade).
-pub const BATCH_WAIT_MICROS: u64 = 100;
+/// `batchWaitMicros`: off; a lone message would wait up to this for
+/// company before the shard wakes (docs/config-reference.md: the trade).
+pub const BATCH_WAIT_MICROS: u64 = 0;
 /// `watchConfig`: reload when the file changes.
 pub const WATCH_CONFIG: bool = true;
 /// `sip.isSendTrying`.

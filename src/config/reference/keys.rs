@@ -19,8 +19,8 @@ pub(super) const TOP: &[Key] = &[
         aliases: &[],
         properties: "`batchWaitMicros`",
         kind: "µs, 0–1000",
-        default: "`100`",
-        doc: "completion batching of each shard's wait (Linux ≥ 6.12; older kernels: off, one info line): a shard with fewer than 32 completions waits up to this long for more before it wakes, so under load one wake-up serves several messages and each connection's messages of a turn leave in one send. Costs a lone message up to this much latency (UDP 1000 calls/s: hop p50 39 → 125 µs) and saves CPU (TCP 2500 calls/s: ~15–25 % less per message). `0` = wake at every completion (lowest latency).",
+        default: "`0` (off)",
+        doc: "completion batching of each shard's wait (Linux ≥ 6.12; older kernels: off, one info line): a shard with fewer than 32 completions waits up to this long for more before it wakes, so one wake-up serves several messages. Costs a lone message up to this much latency (UDP 1000 calls/s, 100 µs: hop p50 39 → 125 µs). It saved 15–25 % CPU per message over TCP only while the machine was busy with other work; on a quiet VM it saved nothing or cost more (the timer it arms is not free in a guest), hence off by default. `0` = wake at every completion.",
     },
     Key {
         yaml: "host",
