@@ -36,18 +36,19 @@ TARGETS = ("balancer", "balancer-nobatch", "balancer-batchN", "kamailio", "relay
 # balancer-nobatch: the same binary with `batchWaitMicros: 0` (shards wake
 # at every completion), balancer-batchN with `batchWaitMicros: N`: what
 # completion batching buys, in the same run.
-BALANCERS = {"balancer": "", "balancer-nobatch": "batchWaitMicros: 0\n"}
+def balancer_variant(name):
+    """The extra YAML of a balancer target name; None for other targets."""
+    if name == "balancer":
+        return ""
+    if name == "balancer-nobatch":
+        return "batchWaitMicros: 0\n"
+    if name.startswith("balancer-batch") and name[len("balancer-batch"):].isdigit():
+        return f"batchWaitMicros: {int(name[len('balancer-batch'):])}\n"
+    return None
 
 
 def is_balancer(name):
-    return name in BALANCERS or name.startswith("balancer-batch")
-
-
-def balancer_variant(name):
-    """The extra YAML of a balancer target name."""
-    if name.startswith("balancer-batch"):
-        return f"batchWaitMicros: {int(name[len('balancer-batch'):])}\n"
-    return BALANCERS[name]
+    return balancer_variant(name) is not None
 # udp-relay targets and the --io each runs with (ratios are against "relay")
 RELAYS = {"relay": "uring", "relay-glommio": "glommio"}
 

@@ -323,13 +323,16 @@ fn lbinfo_shows(lab: &Lab, want: &[&str]) -> bool {
     wait_until(Duration::from_secs(2), || lbinfo_nodes(lab) == want)
 }
 
-/// `hostName`s of the nodes `/lbinfo` lists.
-fn lbinfo_nodes(lab: &Lab) -> BTreeSet<String> {
-    let port = lab.cfg.statistic_port.unwrap();
+/// `/lbinfo` of the admin port `port`, parsed.
+fn lbinfo(port: u16) -> serde_json::Value {
     let r = http::get(local(port), "/lbinfo");
     assert_eq!(r.status, 200, "{r:?}");
-    let info: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-    info["Nodes info"]["nodesIPv4"]
+    serde_json::from_str(&r.body).unwrap()
+}
+
+/// `hostName`s of the nodes `/lbinfo` lists.
+fn lbinfo_nodes(lab: &Lab) -> BTreeSet<String> {
+    lbinfo(lab.cfg.statistic_port.unwrap())["Nodes info"]["nodesIPv4"]
         .as_array()
         .expect("nodesIPv4")
         .iter()
@@ -436,10 +439,7 @@ fn watch_config_false_reloads_on_sighup_only() {
 
 /// `ip:smppPort` of the SMPP servers `/lbinfo` lists.
 fn lbinfo_smpp(port: u16) -> Vec<String> {
-    let r = http::get(local(port), "/lbinfo");
-    assert_eq!(r.status, 200, "{r:?}");
-    let info: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-    info["Nodes info"]["smppRemoteServers"]
+    lbinfo(port)["Nodes info"]["smppRemoteServers"]
         .as_array()
         .expect("smppRemoteServers")
         .iter()

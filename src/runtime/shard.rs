@@ -285,10 +285,9 @@ impl Core {
             if let Some(a) = h.assign {
                 self.proxy.apply_assign(a, self.now);
             } else if h.deliver {
-                let now = self.now;
                 if !self
                     .conns
-                    .send(h.transport, h.src, h.conn, h.leg, &h.bytes, now, tx)
+                    .send(h.transport, h.src, h.conn, h.leg, &h.bytes, self.now, tx)
                 {
                     bump(&mut self.counters.send_errors);
                 }
@@ -464,14 +463,12 @@ impl Core {
                 ..dgram
             };
             self.seen = self.seen.wrapping_add(1);
-            if self.seen % LATENCY_SAMPLE == 0 {
-                let start = Instant::now();
-                self.proxy.handle(this, self.now, &mut self.out);
+            let start = (self.seen % LATENCY_SAMPLE == 0).then(Instant::now);
+            self.proxy.handle(this, self.now, &mut self.out);
+            if let Some(start) = start {
                 let ns = start.elapsed().as_nanos().min(u128::from(HISTOGRAM_MAX_NS)) as u64;
                 self.handle_ns
                     .saturating_record_n(ns.max(1), u64::from(LATENCY_SAMPLE));
-            } else {
-                self.proxy.handle(this, self.now, &mut self.out);
             }
             self.transmit(tx);
             self.forward_events();
@@ -511,10 +508,9 @@ impl Core {
                         }
                     }
                     _ => {
-                        let now = self.now;
                         if !self
                             .conns
-                            .send(t.transport, t.dst, t.conn, t.leg, bytes, now, tx)
+                            .send(t.transport, t.dst, t.conn, t.leg, bytes, self.now, tx)
                         {
                             bump(&mut self.counters.send_errors);
                             debug!(

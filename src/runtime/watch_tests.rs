@@ -47,6 +47,24 @@ impl Lab {
         self.count.load(Ordering::SeqCst)
     }
 
+    /// `lb.yaml` alone in its directory, watched.
+    fn plain(tag: &str) -> Lab {
+        Lab::new(
+            tag,
+            |d| std::fs::write(d.join("lb.yaml"), "a: 1\n").unwrap(),
+            "lb.yaml",
+        )
+    }
+
+    /// What the kubelet does on a ConfigMap update: the new version in
+    /// directory `v`, then `..data` swapped to it by rename.
+    fn swap_data(&self, v: &str, text: &str) {
+        std::fs::create_dir(self.dir.join(v)).unwrap();
+        std::fs::write(self.dir.join(v).join("lb.yaml"), text).unwrap();
+        symlink(v, self.dir.join("..data_tmp")).unwrap();
+        std::fs::rename(self.dir.join("..data_tmp"), self.dir.join("..data")).unwrap();
+    }
+
     fn replace(&self, name: &str, text: &str) {
         let path = self.dir.join(name);
         let tmp = path.with_extension("yaml.tmp");
@@ -67,11 +85,7 @@ impl Drop for Lab {
 
 #[test]
 fn rename_over_and_write_in_place_each_count_once() {
-    let lab = Lab::new(
-        "rename",
-        |d| std::fs::write(d.join("lb.yaml"), "a: 1\n").unwrap(),
-        "lb.yaml",
-    );
+    let lab = Lab::plain("rename");
     lab.replace("lb.yaml", "a: 2\n");
     assert_eq!(lab.settled(), 1, "rename over the file");
     std::fs::write(lab.dir.join("lb.yaml"), "a: 3\n").unwrap();
@@ -80,11 +94,7 @@ fn rename_over_and_write_in_place_each_count_once() {
 
 #[test]
 fn a_burst_is_one_change_and_same_bytes_are_none() {
-    let lab = Lab::new(
-        "burst",
-        |d| std::fs::write(d.join("lb.yaml"), "a: 1\n").unwrap(),
-        "lb.yaml",
-    );
+    let lab = Lab::plain("burst");
     for i in 0..5 {
         lab.replace("lb.yaml", &format!("a: {i}0\n"));
         std::thread::sleep(Duration::from_millis(30));
@@ -97,11 +107,7 @@ fn a_burst_is_one_change_and_same_bytes_are_none() {
 
 #[test]
 fn a_file_still_being_written_is_not_read() {
-    let lab = Lab::new(
-        "slow",
-        |d| std::fs::write(d.join("lb.yaml"), "a: 1\n").unwrap(),
-        "lb.yaml",
-    );
+    let lab = Lab::plain("slow");
     let mut f = std::fs::File::create(lab.dir.join("lb.yaml")).unwrap();
     f.write_all(b"a: ").unwrap();
     f.flush().unwrap();
@@ -124,17 +130,10 @@ fn kubernetes_configmap_swap_is_followed() {
         },
         "lb.yaml",
     );
-    for (v, text) in [("..v2", "a: 2\n"), ("..v3", "a: 3\n")] {
-        std::fs::create_dir(lab.dir.join(v)).unwrap();
-        std::fs::write(lab.dir.join(v).join("lb.yaml"), text).unwrap();
-        symlink(v, lab.dir.join("..data_tmp")).unwrap();
-        std::fs::rename(lab.dir.join("..data_tmp"), lab.dir.join("..data")).unwrap();
-    }
+    lab.swap_data("..v2", "a: 2\n");
+    lab.swap_data("..v3", "a: 3\n");
     assert_eq!(lab.settled(), 1, "two swaps in a burst");
-    std::fs::create_dir(lab.dir.join("..v4")).unwrap();
-    std::fs::write(lab.dir.join("..v4/lb.yaml"), "a: 4\n").unwrap();
-    symlink("..v4", lab.dir.join("..data_tmp")).unwrap();
-    std::fs::rename(lab.dir.join("..data_tmp"), lab.dir.join("..data")).unwrap();
+    lab.swap_data("..v4", "a: 4\n");
     std::fs::remove_dir_all(lab.dir.join("..v1")).unwrap();
     assert_eq!(lab.settled(), 2, "another swap");
 }

@@ -90,17 +90,14 @@ impl Tx<'_> {
     /// Start a send on every connection that had bytes queued since the
     /// last call (the end of a turn, before its entries are submitted).
     pub fn flush_sends(&mut self) {
-        let mut dirty = std::mem::take(&mut self.streams.dirty);
-        for &id in &dirty {
+        // Popping keeps the list's capacity; a send started here queues
+        // nothing new on it.
+        while let Some(id) = self.streams.dirty.pop() {
             if let Some(slot) = self.streams.get_mut(id) {
                 slot.kick_pending = false;
                 self.kick_send(id);
             }
         }
-        dirty.clear();
-        // Keep the capacity (sends started above queue nothing new here).
-        dirty.append(&mut self.streams.dirty);
-        self.streams.dirty = dirty;
     }
 
     /// Close connection `id`: shut it down; [`StreamEvent::Closed`] follows
