@@ -6,7 +6,9 @@
 //! - `enquire_link` is answered with status 0 and the ESME's own numbers;
 //! - an SMSC dies under a submitting ESME: `ESME_RSYSERR` while the
 //!   balancer rebinds, then success from the other SMSC on the same session;
-//! - mux mode: each ESME gets only the receipts of its own messages;
+//! - mux mode: each ESME gets only the receipts of its own messages, with
+//!   one shard or two, even when the SMSC sends a receipt on another bind
+//!   of the same system_id;
 //! - `/lbstat` and `/metrics` count what the peers sent and received.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -202,19 +204,37 @@ fn ids_and_receipts(report: &serde_json::Value) -> (Vec<String>, Vec<String>) {
 
 #[test]
 fn mux_mode_routes_each_receipt_to_the_esme_that_submitted_the_message() {
+    mux_receipts(1, &["alpha", "alpha", "beta"]);
+}
+
+/// With two shards, the ESMEs' connections spread over both, yet one link
+/// per `system_id` and SMSC exists (mux mode is served by one shard), so
+/// an SMSC that sends a receipt on any bind of the system_id still reaches
+/// the right ESME.
+#[test]
+fn mux_mode_with_two_shards_keeps_one_link_per_system_id_and_routes_receipts() {
+    mux_receipts(2, &["alpha", "alpha", "alpha", "alpha", "beta"]);
+}
+
+/// ESMEs named `names` (their `system_id`s) submit 10 messages each in mux
+/// mode through a balancer of `cores` shards to two SMSCs that send every
+/// receipt on another bind of the same system_id when they have one.
+fn mux_receipts(cores: usize, names: &[&str]) {
     if !smpplib_available() {
         return;
     }
-    let mut a = Smsc::start("A", &["--receipts"]);
-    let mut b = Smsc::start("B", &["--receipts"]);
+    let flags = ["--receipts", "--receipts-elsewhere"];
+    let mut a = Smsc::start("A", &flags);
+    let mut b = Smsc::start("B", &flags);
     let port = free_port();
-    let lb = Balancer::start(&lb_config(port, &[a.port, b.port], "muxMode: true"));
+    let mut cfg = lb_config(port, &[a.port, b.port], "muxMode: true");
+    cfg.cores = cores;
+    let lb = Balancer::start(&cfg);
     std::thread::sleep(START);
 
-    // Two ESMEs share system_id "alpha" (one UserSpace, one transceiver
-    // link per SMSC), a third is "beta". All are bound before any submits,
-    // and each listens 1 s after its own receipts for strays.
-    let names = ["alpha", "alpha", "beta"];
+    // ESMEs of one system_id share one UserSpace, one transceiver link per
+    // SMSC. All are bound before any submits, and each listens 1 s after
+    // its own receipts for strays.
     let mut esmes: Vec<Esme> = names
         .iter()
         .map(|id| {
@@ -274,12 +294,13 @@ fn mux_mode_routes_each_receipt_to_the_esme_that_submitted_the_message() {
         assert_eq!(systems, ["alpha", "beta"], "{s}");
     }
     let total = |k: &str| sa[k].as_u64().unwrap() + sb[k].as_u64().unwrap();
-    assert_eq!(total("submits"), 30, "{sa} {sb}");
-    assert_eq!(total("deliver_sent"), 30, "{sa} {sb}");
+    let sent = 10 * names.len() as u64;
+    assert_eq!(total("submits"), sent, "{sa} {sb}");
+    assert_eq!(total("deliver_sent"), sent, "{sa} {sb}");
     assert!(
         wait_until(Duration::from_secs(2), || {
             let (sa, sb) = (a.stats(), b.stats());
-            sa["deliver_resp"].as_u64().unwrap() + sb["deliver_resp"].as_u64().unwrap() == 30
+            sa["deliver_resp"].as_u64().unwrap() + sb["deliver_resp"].as_u64().unwrap() == sent
         }),
         "every deliver_sm_resp reached its SMSC"
     );

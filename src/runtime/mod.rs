@@ -247,7 +247,7 @@ fn bind_all(cfg: &Config, shards: usize) -> io::Result<Bound> {
     let smpp = bind_side(
         smpp_host,
         [(cfg.smpp.port, false), (cfg.smpp.ssl_port, true)],
-        shards,
+        smpp_shards(cfg, shards),
     )?;
     let http = bind_side(
         sip.external.host,
@@ -264,6 +264,21 @@ fn bind_all(cfg: &Config, shards: usize) -> io::Result<Bound> {
         probe,
         probe_addr,
     })
+}
+
+/// How many shards serve SMPP. In `muxMode` one does (shard 0): the ESMEs
+/// of a `system_id` share its SMSC links and the message-id table that
+/// routes receipts back, and both must be whole — with the ESMEs spread
+/// over shards, an SMSC's receipt for a message submitted through one
+/// shard's link could arrive on another's and reach the wrong ESME. One
+/// shard relays far more submits than an SMSC bind accepts. Regular mode
+/// has no shared state and uses every shard.
+fn smpp_shards(cfg: &Config, shards: usize) -> usize {
+    if cfg.smpp.mux_mode {
+        1
+    } else {
+        shards
+    }
 }
 
 /// The listeners of a proxying side: for each configured (port, TLS),
@@ -294,9 +309,11 @@ fn log_listening(bound: &Bound, shards: usize) {
         let t = String::from_utf8_lossy(crate::sip::transport::uri_token(*transport));
         info!("listening sip/{t} {leg} {addr} ({shards} shards)");
     }
-    for (addr, tls, _) in &bound.smpp {
+    for (addr, tls, sockets) in &bound.smpp {
         let what = if *tls { "smpp/tls" } else { "smpp" };
-        info!("listening {what} {addr} ({shards} shards)");
+        let n = sockets.len();
+        let mode = if n < shards { ", muxMode: shard 0 only" } else { "" };
+        info!("listening {what} {addr} ({n} shards{mode})");
     }
     for (addr, secure, _) in &bound.http {
         let scheme = if *secure { "https" } else { "http" };

@@ -251,10 +251,13 @@ pub struct Balancer {
 }
 
 impl Balancer {
-    /// Writes `cfg.yaml()` to a temp file, spawns the binary and waits for
-    /// one `listening sip/udp` line per leg.
+    /// Writes `cfg.yaml()` to a temp file, spawns the binary (or the one
+    /// `TEST_LB_BIN` names, e.g. an older build to show a test fails on it)
+    /// and waits for one `listening sip/udp` line per leg.
     pub fn start(cfg: &LbConfig) -> Balancer {
-        Balancer::start_program(env!("CARGO_BIN_EXE_sip-balancer").as_ref(), cfg)
+        let own: &std::ffi::OsStr = env!("CARGO_BIN_EXE_sip-balancer").as_ref();
+        let bin = std::env::var_os("TEST_LB_BIN");
+        Balancer::start_program(bin.as_deref().unwrap_or(own), cfg)
     }
 
     /// Like `start` with another program (the harness self-test uses a

@@ -4,7 +4,8 @@
 It accepts binds (any credentials, or answers --bind-status), answers
 submit_sm with message ids "<name>-<n>", answers enquire_link and unbind,
 and can send deliver_sm: a delivery receipt for every submit_sm that asked
-for one (--receipts), or a mobile-originated message on command.
+for one (--receipts; on another bind of the same system_id with
+--receipts-elsewhere), or a mobile-originated message on command.
 
 Control lines on stdin:
   deliver <text>   send a deliver_sm with <text> to every bound receiver
@@ -91,6 +92,7 @@ class Smsc:
             st = self.args.bind_status
             if st == 0:
                 sess["bound"] = cmd
+                sess["system_id"] = system_id
             w.write(pdu(cmd | RESP, st, seq, self.name.encode() + b"\0"))
         elif cmd == SUBMIT_SM:
             self.stats["submits"] += 1
@@ -98,8 +100,11 @@ class Smsc:
             mid = f"{self.name}-{self.next_id}"
             w.write(pdu(SUBMIT_SM_RESP, 0, seq, mid.encode() + b"\0"))
             if self.args.receipts and registered_delivery(body) & 1:
-                w.write(self.receipt(mid))
+                to = self.receipt_session(sess)
+                Counted(to["writer"], self.stats).write(self.receipt(mid))
                 self.stats["deliver_sent"] += 1
+                if to is not sess:
+                    await to["writer"].drain()
             if self.args.die_after and self.stats["submits"] >= self.args.die_after:
                 await w.drain()
                 await self.die()
@@ -123,6 +128,20 @@ class Smsc:
             w.write(pdu(GENERIC_NACK, ESME_RINVCMDID, seq))
         await w.drain()
         return True
+
+    def receipt_session(self, sess):
+        """Where the receipt of a submit on `sess` goes: `sess` itself, or
+        with --receipts-elsewhere, as a real SMSC may, the next other
+        receiver bind of the same system_id (round robin), if there is one."""
+        if not self.args.receipts_elsewhere:
+            return sess
+        same = [s for s in getattr(self, "_by_id", {}).values()
+                if s is not sess and s.get("system_id") == sess.get("system_id")
+                and s["bound"] in (BIND_RECEIVER, BIND_TRANSCEIVER)]
+        if not same:
+            return sess
+        self.rr = getattr(self, "rr", 0) + 1
+        return same[self.rr % len(same)]
 
     def receipt(self, mid):
         text = f"id:{mid} sub:001 dlvrd:001 submit date:2601010000 done date:2601010000 stat:DELIVRD err:000 text:"
@@ -209,6 +228,8 @@ async def main():
     ap.add_argument("--name", default="SMSC")
     ap.add_argument("--bind-status", type=lambda s: int(s, 0), default=0)
     ap.add_argument("--receipts", action="store_true", help="send a receipt per submit asking for one")
+    ap.add_argument("--receipts-elsewhere", action="store_true",
+                    help="send each receipt on another bind of the same system_id, when there is one")
     ap.add_argument("--die-after", type=int, default=0, help="die after this many submits")
     ap.add_argument("--lifetime", type=float, default=300.0, help="exit after this many seconds")
     ap.add_argument("--tls-cert", help="serve TLS with this PEM chain (and --tls-key)")

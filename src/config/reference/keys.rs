@@ -852,7 +852,7 @@ pub(super) const SMPP: &[Key] = &[
         properties: "`muxMode`",
         kind: "bool",
         default: "`false`",
-        doc: "the guide's regular mode, one SMSC connection per ESME bound with its credentials; `true`: the original HEAD's multiplexer, one bound link per SMSC shared by ESMEs, receipts routed back by message id",
+        doc: "the guide's regular mode, one SMSC connection per ESME bound with its credentials; `true`: the original HEAD's multiplexer, one bound link per SMSC shared by ESMEs, receipts routed back by message id; served by shard 0 alone, so links and the message-id table stay whole",
     },
     Key {
         yaml: "smpp.maxConnectionSize",
