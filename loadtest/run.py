@@ -31,19 +31,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCEN = os.path.join(ROOT, "sipp-scenarios")
 LT = os.path.join(ROOT, "loadtest")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-TARGETS = ("balancer", "balancer-nobatch", "balancer-batchN", "kamailio", "relay", "relay-glommio")
+TARGETS = ("balancer", "balancer-nobatch", "balancer-batchN", "balancer-busyN", "kamailio", "relay",
+           "relay-glommio")
 
 # balancer-nobatch: the same binary with `batchWaitMicros: 0` (shards wake
 # at every completion), balancer-batchN with `batchWaitMicros: N`: what
-# completion batching buys, in the same run.
+# completion batching buys, in the same run; balancer-busyN with
+# `busyPollMicros: N` (busy polling after each turn).
 def balancer_variant(name):
     """The extra YAML of a balancer target name; None for other targets."""
     if name == "balancer":
         return ""
     if name == "balancer-nobatch":
         return "batchWaitMicros: 0\n"
-    if name.startswith("balancer-batch") and name[len("balancer-batch"):].isdigit():
-        return f"batchWaitMicros: {int(name[len('balancer-batch'):])}\n"
+    for prefix, key in (("balancer-batch", "batchWaitMicros"), ("balancer-busy", "busyPollMicros")):
+        if name.startswith(prefix) and name[len(prefix):].isdigit():
+            return f"{key}: {int(name[len(prefix):])}\n"
     return None
 
 

@@ -74,12 +74,13 @@ def tcp_free(port):
     return run.port_free(port, kind=socket.SOCK_STREAM)
 
 
-def balancer_yaml(ports, shards, window_size):
+def balancer_yaml(ports, shards, window_size, busy_poll=0):
     """SIP legs (required, unused), no nodes, statistics and JSON heartbeats
     off; SMPP regular mode towards the sink. maxConnectionSize defaults to
     the ESME window: with the balancer's default (10) the requests beyond 10
     outstanding are answered ESME_RTHROTTLED."""
     return (f"cores: {shards}\n"
+            f"busyPollMicros: {busy_poll}\n"
             "sip:\n"
             f"  external: {{ host: 127.0.0.1, udpPort: {ports.sip_ext} }}\n"
             f"  internal: {{ host: 127.0.0.1, udpPort: {ports.sip_int} }}\n"
@@ -113,7 +114,8 @@ def start_sink(args, ports, rundir):
 def start_balancer(args, ports, rundir):
     cfg = os.path.join(rundir, "balancer.yaml")
     with open(cfg, "w") as f:
-        f.write(balancer_yaml(ports, args.shards, args.max_connection_size or args.window))
+        f.write(balancer_yaml(ports, args.shards, args.max_connection_size or args.window,
+                              args.busy_poll_micros))
     cpus = args.balancer_cpus or run.target_cpus(args.shards)[0]
     cmd = ["taskset", "-c", cpus, args.balancer_bin, "--config", cfg]
     env = dict(os.environ)
@@ -330,6 +332,8 @@ def main():
                     help="default: run.py's pinning (1 shard on CPU 1, 2 on CPUs 0,1)")
     ap.add_argument("--max-connection-size", type=int, default=None,
                     help="the balancer's smpp.maxConnectionSize (default: --window)")
+    ap.add_argument("--busy-poll-micros", type=int, default=0,
+                    help="the balancer's busyPollMicros (busy polling after each turn; 0 = off)")
     ap.add_argument("--min-ratio", type=float, default=0.8)
     ap.add_argument("--base-port", type=int, default=26100,
                     help="SIP ext=base, int=base+5 (UDP); smppPort base+30, sink base+40 (TCP)")

@@ -57,6 +57,7 @@ pub fn build(file: &FileConfig) -> Result<Config> {
     Ok(Config {
         cores: build_cores(file.cores.as_ref())?,
         batch_wait: build_batch_wait(file.batch_wait_micros)?,
+        busy_poll: build_busy_poll(file.busy_poll_micros)?,
         sip: build_sip(&sip, host)?,
         registry: build_registry(file)?,
         algorithm: build_algorithm(&file.algorithm.clone().unwrap_or_default())?,
@@ -100,6 +101,18 @@ fn build_batch_wait(us: Option<u64>) -> Result<Duration> {
         us => err(
             "batchWaitMicros",
             format!("`{us}` is over 1000 (µs: it delays a lone message that long)"),
+        ),
+    }
+}
+
+/// `busyPollMicros`: at most a millisecond (the shard burns its core
+/// that long after each turn).
+fn build_busy_poll(us: Option<u64>) -> Result<Duration> {
+    match us.unwrap_or(defaults::BUSY_POLL_MICROS) {
+        us @ 0..=1000 => Ok(Duration::from_micros(us)),
+        us => err(
+            "busyPollMicros",
+            format!("`{us}` is over 1000 (µs: the shard spins that long after each turn)"),
         ),
     }
 }

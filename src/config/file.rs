@@ -36,6 +36,8 @@ pub struct FileConfig {
     pub cores: Option<CoresSpec>,
     /// Completion batching of each shard's wait, µs; 0 = off.
     pub batch_wait_micros: Option<u64>,
+    /// Busy polling of each shard before it sleeps, µs; 0 = off.
+    pub busy_poll_micros: Option<u64>,
     /// Default host of both SIP legs.
     pub host: Option<String>,
     /// Node expiry, ms.

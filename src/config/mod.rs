@@ -30,6 +30,9 @@ pub struct Config {
     /// How long a shard lets completions gather before it wakes for fewer
     /// than a batch (`batchWaitMicros`; zero = wake at the first).
     pub batch_wait: Duration,
+    /// How long a shard watches its ring from user space after a turn
+    /// before it sleeps in the kernel (`busyPollMicros`; zero = off).
+    pub busy_poll: Duration,
     /// SIP listeners and proxy behaviour.
     pub sip: SipConfig,
     /// Node liveness: heartbeats, expiry, static probed nodes.

@@ -221,6 +221,9 @@ impl Importer {
             "batchWaitMicros" => {
                 self.out.file.batch_wait_micros = Some(self.number(e, "batchWaitMicros")?)
             }
+            "busyPollMicros" => {
+                self.out.file.busy_poll_micros = Some(self.number(e, "busyPollMicros")?)
+            }
             "shutdownTimeout" => {
                 self.out.file.shutdown_timeout = Some(self.number(e, "shutdownTimeout")?)
             }

@@ -17,6 +17,7 @@ fn expected_default() -> Config {
     Config {
         cores: Cores::Count(1),
         batch_wait: std::time::Duration::from_micros(0),
+        busy_poll: std::time::Duration::from_micros(0),
         sip: SipConfig {
             external: leg(5060),
             internal: Some(leg(5065)),
@@ -153,6 +154,7 @@ fn validation_rules() {
         ("cores: 0\n", "cores"),
         ("cores: many\n", "cores"),
         ("batchWaitMicros: 1001\n", "batchWaitMicros"),
+        ("busyPollMicros: 1001\n", "busyPollMicros"),
         ("heartbeatInterval: 14\n", "heartbeatInterval"),
         ("sip: { unavailableStatus: 200 }\n", "sip.unavailableStatus"),
         (
@@ -246,6 +248,19 @@ fn batch_wait_is_read_from_both_formats() {
     );
     let (cfg, _) = from_properties_str("batchWaitMicros=250\n", "lb.properties").unwrap();
     assert_eq!(cfg.batch_wait, Duration::from_micros(250));
+}
+
+#[test]
+fn busy_poll_is_read_from_both_formats() {
+    use std::time::Duration;
+    let us = |cfg: Config| cfg.busy_poll.as_micros();
+    assert_eq!(us(from_yaml_str("cores: 1\n", "t.yaml").unwrap()), 0);
+    assert_eq!(
+        us(from_yaml_str("busyPollMicros: 50\n", "t.yaml").unwrap()),
+        50
+    );
+    let (cfg, _) = from_properties_str("busyPollMicros=20\n", "lb.properties").unwrap();
+    assert_eq!(cfg.busy_poll, Duration::from_micros(20));
 }
 
 #[test]

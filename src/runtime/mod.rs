@@ -312,7 +312,11 @@ fn log_listening(bound: &Bound, shards: usize) {
     for (addr, tls, sockets) in &bound.smpp {
         let what = if *tls { "smpp/tls" } else { "smpp" };
         let n = sockets.len();
-        let mode = if n < shards { ", muxMode: shard 0 only" } else { "" };
+        let mode = if n < shards {
+            ", muxMode: shard 0 only"
+        } else {
+            ""
+        };
         info!("listening {what} {addr} ({n} shards{mode})");
     }
     for (addr, secure, _) in &bound.http {

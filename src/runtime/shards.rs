@@ -372,6 +372,9 @@ fn shard_main(
             return Ok(());
         }
     };
+    if !cfg.busy_poll.is_zero() && !ring.set_busy_poll(cfg.busy_poll) && id == 0 {
+        log::info!("busyPollMicros: this kernel's ring cannot be watched from user space; shards sleep at once");
+    }
     if !cfg.batch_wait.is_zero() && !ring.set_batch_wait(cfg.batch_wait) && id == 0 {
         log::info!("batchWaitMicros: this kernel cannot batch completions (Linux 6.12 can); shards wake at each one");
     }

@@ -24,6 +24,9 @@ pub const SHUTDOWN_TIMEOUT_MS: u64 = 10_000;
 /// `batchWaitMicros`: off; a lone message would wait up to this for
 /// company before the shard wakes (docs/config-reference.md: the trade).
 pub const BATCH_WAIT_MICROS: u64 = 0;
+/// `busyPollMicros`: off; a shard sleeps in the kernel as soon as it has
+/// nothing to do.
+pub const BUSY_POLL_MICROS: u64 = 0;
 /// `watchConfig`: reload when the file changes.
 pub const WATCH_CONFIG: bool = true;
 /// `sip.isSendTrying`.

@@ -23,6 +23,14 @@ pub(super) const TOP: &[Key] = &[
         doc: "completion batching of each shard's wait (Linux ≥ 6.12; older kernels: off, one info line): a shard with fewer than 32 completions waits up to this long for more before it wakes, so one wake-up serves several messages. Costs a lone message up to this much latency (UDP 1000 calls/s, 100 µs: hop p50 39 → 125 µs). It saved 15–25 % CPU per message over TCP only while the machine was busy with other work; on a quiet VM it saved nothing or cost more (the timer it arms is not free in a guest), hence off by default. `0` = wake at every completion.",
     },
     Key {
+        yaml: "busyPollMicros",
+        aliases: &[],
+        properties: "`busyPollMicros`",
+        kind: "µs, 0–1000",
+        default: "`0` (off)",
+        doc: "busy polling (HAProxy's `busy-polling`, bounded): after each turn a shard watches its ring from user space for up to this long before it sleeps in the kernel. A peer that completes one of our operations then has no sleeper to wake, which on a VM saves a wake-up interrupt and a halted vCPU per batch. Costs CPU: the shard spins that long after every turn, so an idle shard still burns up to this much per wake-up. SMPP through the balancer on this 2-vCPU VM, 50 µs: +10 % submit_sm/s, balancer CPU 35 → 80 %. For throughput on virtual machines; leave off where CPU per message counts. `0` = sleep at once.",
+    },
+    Key {
         yaml: "host",
         aliases: &[],
         properties: "`host`",

@@ -142,6 +142,9 @@ pub struct UdpRing {
     /// wait (µs) before returning with fewer than [`BATCH_COMPLETIONS`]
     /// completions; 0 = return at the first.
     min_wait_us: u32,
+    /// Busy polling of [`UdpRing::submit_and_wait`]: how long to watch
+    /// the ring from user space before sleeping in the kernel; zero = off.
+    busy_poll: Duration,
 }
 
 /// Completions a batching wait gathers before it returns early.
@@ -208,6 +211,7 @@ impl UdpRing {
             counters: RingCounters::default(),
             closing: false,
             min_wait_us: 0,
+            busy_poll: Duration::ZERO,
         };
         ring.arm_receives();
         Ok(ring)
@@ -221,6 +225,19 @@ impl UdpRing {
             return false;
         }
         self.min_wait_us = u32::try_from(wait.as_micros()).unwrap_or(u32::MAX);
+        true
+    }
+
+    /// Let [`UdpRing::submit_and_wait`] watch the ring from user space for
+    /// up to `spin` before it sleeps (`false`, and no spinning, when the
+    /// kernel does not flag pending completions).
+    pub fn set_busy_poll(&mut self, spin: Duration) -> bool {
+        // Only the tuned ring of `build_ring` (single issuer, deferred task
+        // work, the task-run flag) can be watched; the fallback cannot.
+        if !self.ring.params().is_setup_single_issuer() {
+            return false;
+        }
+        self.busy_poll = spin;
         true
     }
 
@@ -301,6 +318,9 @@ impl UdpRing {
     /// is ready or `timeout` passed. Interruptions are not errors.
     pub fn submit_and_wait(&mut self, timeout: Duration) -> io::Result<()> {
         self.tx().flush_sends();
+        if !self.busy_poll.is_zero() && self.spin(timeout.min(self.busy_poll)) {
+            return self.submit_and_wait_now();
+        }
         let ts = Timespec::from(timeout);
         let mut args = SubmitArgs::new().timespec(&ts);
         let mut want = 1;
@@ -309,6 +329,41 @@ impl UdpRing {
             want = BATCH_COMPLETIONS;
         }
         match self.ring.submitter().submit_with_args(want, &args) {
+            Ok(_) => Ok(()),
+            Err(e) => match e.raw_os_error() {
+                Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN) => Ok(()),
+                _ => Err(e),
+            },
+        }
+    }
+
+    /// Submit what is queued, then watch the ring for up to `spin`: true
+    /// as soon as the kernel has completions to hand over (it flags them
+    /// in the ring, no system call needed), false when the time is up.
+    /// Whoever completes our operations then finds no sleeper to wake.
+    fn spin(&mut self, spin: Duration) -> bool {
+        if self.submit().is_err() {
+            return false;
+        }
+        let end = Instant::now() + spin;
+        loop {
+            for _ in 0..64 {
+                if self.ring.submission().taskrun() || !self.ring.completion().is_empty() {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            if Instant::now() >= end {
+                return false;
+            }
+        }
+    }
+
+    /// Run the kernel's pending completion work and return at once.
+    fn submit_and_wait_now(&mut self) -> io::Result<()> {
+        let ts = Timespec::new();
+        let args = SubmitArgs::new().timespec(&ts);
+        match self.ring.submitter().submit_with_args(1, &args) {
             Ok(_) => Ok(()),
             Err(e) => match e.raw_os_error() {
                 Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN) => Ok(()),
@@ -696,6 +751,7 @@ fn build_ring() -> io::Result<IoUring> {
         .setup_submit_all()
         .setup_single_issuer()
         .setup_defer_taskrun()
+        .setup_taskrun_flag()
         .build(SQ_ENTRIES);
     match tuned {
         Ok(ring) => Ok(ring),
