@@ -627,6 +627,12 @@ impl Core {
         if self.conns.counters.accepted + self.conns.counters.opened > 0 {
             info!("shard {}: streams: {}", self.id, self.conns.summary());
         }
+        if r.spin_hits + r.spin_misses > 0 {
+            info!(
+                "shard {}: busy polls: {} saw work coming, {} ended in a sleep",
+                self.id, r.spin_hits, r.spin_misses
+            );
+        }
         log_histogram(self.id, "time in proxy per datagram", &self.handle_ns);
         log_histogram(self.id, "kernel receive to proxy", &self.wait_ns);
     }

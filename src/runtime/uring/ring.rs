@@ -107,6 +107,10 @@ pub struct RingCounters {
     pub stream_send_errors: u64,
     /// Connections closed because the peer did not read what we queued.
     pub stream_overflows: u64,
+    /// Busy polls that saw completions coming (no sleep needed).
+    pub spin_hits: u64,
+    /// Busy polls that ran out of time (the ring then slept).
+    pub spin_misses: u64,
 }
 
 /// A datagram handed to [`UdpRing::drain`]'s callback.
@@ -318,8 +322,12 @@ impl UdpRing {
     /// is ready or `timeout` passed. Interruptions are not errors.
     pub fn submit_and_wait(&mut self, timeout: Duration) -> io::Result<()> {
         self.tx().flush_sends();
-        if !self.busy_poll.is_zero() && self.spin(timeout.min(self.busy_poll)) {
-            return self.submit_and_wait_now();
+        if !self.busy_poll.is_zero() {
+            if self.spin(timeout.min(self.busy_poll)) {
+                self.counters.spin_hits += 1;
+                return self.submit_and_wait_now();
+            }
+            self.counters.spin_misses += 1;
         }
         let ts = Timespec::from(timeout);
         let mut args = SubmitArgs::new().timespec(&ts);

@@ -1,5 +1,5 @@
 //! The driver on loopback sockets: order, sources, replies, large
-//! datagrams, re-arming, doorbells, timestamps and drop.
+//! datagrams, re-arming, doorbells, busy polling, timestamps and drop.
 
 use super::ring::*;
 use socket2::Socket;
@@ -77,6 +77,44 @@ fn receives_in_order_with_source_and_replies() {
     assert_eq!(from, b_addr, "sent from the socket asked for");
 }
 
+/// Datagrams that arrive while the ring busy polls are all handed over,
+/// in order; with nothing arriving the wait still lasts until its timeout.
+#[test]
+fn busy_polling_hands_over_every_datagram_and_still_sleeps() {
+    let (a, a_addr) = bound();
+    let mut ring = UdpRing::new(vec![a]).unwrap();
+    assert!(ring.set_busy_poll(Duration::from_millis(100)));
+    let sender = std::thread::spawn(move || {
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for i in 0..50u32 {
+            peer.send_to(format!("msg {i}").as_bytes(), a_addr).unwrap();
+            std::thread::sleep(Duration::from_micros(500));
+        }
+    });
+    let got: Vec<_> = collect(&mut ring, 50).into_iter().map(|g| g.2).collect();
+    sender.join().unwrap();
+    let expected: Vec<_> = (0..50u32)
+        .map(|i| format!("msg {i}").into_bytes())
+        .collect();
+    assert_eq!(got, expected);
+    assert!(
+        ring.counters().spin_hits > 0,
+        "the spin saw datagrams coming: {:?}",
+        ring.counters()
+    );
+
+    assert!(ring.set_busy_poll(Duration::from_millis(1)));
+    let misses = ring.counters().spin_misses;
+    let start = Instant::now();
+    ring.submit_and_wait(Duration::from_millis(30)).unwrap();
+    assert!(
+        start.elapsed() >= Duration::from_millis(25),
+        "spun 1 ms, then slept until the timeout: {:?}",
+        start.elapsed()
+    );
+    assert_eq!(ring.counters().spin_misses, misses + 1);
+}
+
 #[test]
 fn large_datagram_arrives_whole() {
     let (a, a_addr) = bound();
@@ -91,10 +129,24 @@ fn large_datagram_arrives_whole() {
 
 #[test]
 fn doorbell_ends_a_wait() {
+    doorbell_wakes(Duration::ZERO);
+}
+
+/// A doorbell rung while the ring is busy polling (100 ms spin, rung after
+/// 20 ms) is seen by the spin, which returns it without sleeping.
+#[test]
+fn doorbell_ends_a_busy_poll() {
+    doorbell_wakes(Duration::from_millis(100));
+}
+
+fn doorbell_wakes(spin: Duration) {
     let (fd_tx, fd_rx) = std::sync::mpsc::channel();
     let waiter = std::thread::spawn(move || {
         let (s, _) = bound();
         let mut mine = UdpRing::new(vec![s]).unwrap();
+        if !spin.is_zero() {
+            assert!(mine.set_busy_poll(spin), "this kernel flags pending work");
+        }
         fd_tx.send(mine.dup_fd().unwrap()).unwrap();
         let start = Instant::now();
         while mine.counters().doorbells == 0 && start.elapsed() < Duration::from_secs(5) {
