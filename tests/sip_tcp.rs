@@ -106,6 +106,34 @@ fn sipp_over_tcp_to_tcp_nodes_2000_calls_at_200_cps() {
     lb.stop();
 }
 
+/// An external leg with a TCP port and no UDP port (a TCP-only entry
+/// point): it starts, binds no UDP socket on the external side, and SIPp
+/// calls over TCP reach the TCP node.
+#[test]
+fn external_leg_with_tcp_only_serves_calls_without_a_udp_socket() {
+    assert!(common::sipp::sipp_available(), "sipp not installed");
+    let mut cfg = tcp_config();
+    cfg.external = 0;
+    let ext_tcp = local(cfg.external_tcp.expect("tcp port"));
+    let node_port = free_port();
+    let mut uas = sipp_tcp_uas("tcp-only-uas", node_port);
+    let lb = Balancer::start(&cfg);
+    assert!(
+        std::net::UdpSocket::bind(ext_tcp).is_ok(),
+        "nothing listens on UDP beside the external TCP port"
+    );
+    let _hb = announce_tcp_node(&lb, node_port);
+    let mut uac = sipp_uac("tcp-only-uac", "t1", ext_tcp, 100, 50);
+    let stats = run_calls(&mut uac, 100, 50);
+    assert_eq!((stats.successful, stats.failed), (100, 0), "{stats:?}");
+    let trace = uas.read("messages.log");
+    let int_tcp = format!("SIP/2.0/TCP 127.0.0.1:{}", cfg.internal_tcp.unwrap_or(0));
+    assert!(trace.contains(&int_tcp), "node saw our TCP Via");
+    uas.quit();
+    assert_eq!(uas.call_ids().len(), 100, "every call reached the node");
+    lb.stop();
+}
+
 #[test]
 fn udp_client_reaches_tcp_node_with_internal_transport_tcp() {
     assert!(common::sipp::sipp_available(), "sipp not installed");

@@ -252,12 +252,6 @@ fn build_leg(path: &str, leg: &FileLeg, default_host: IpAddr, external: bool) ->
         }
         ports.udp = Some(defaults::EXTERNAL_UDP_PORT);
     }
-    if external && ports.udp.is_none() {
-        return err(
-            &format!("{path}.udpPort"),
-            "the external leg needs a UDP port (required by this version)",
-        );
-    }
     let ip_lb_ports = Ports {
         udp: port(
             &format!("{path}.ipLoadBalancerUdpPort"),

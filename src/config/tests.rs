@@ -158,10 +158,6 @@ fn validation_rules() {
         ("heartbeatInterval: 14\n", "heartbeatInterval"),
         ("sip: { unavailableStatus: 200 }\n", "sip.unavailableStatus"),
         (
-            "sip: { external: { tcpPort: 5060 } }\n",
-            "sip.external.udpPort",
-        ),
-        (
             "sip: { external: { udpPort: 0 } }\n",
             "sip.external.udpPort",
         ),
@@ -248,6 +244,20 @@ fn batch_wait_is_read_from_both_formats() {
     );
     let (cfg, _) = from_properties_str("batchWaitMicros=250\n", "lb.properties").unwrap();
     assert_eq!(cfg.batch_wait, Duration::from_micros(250));
+}
+
+#[test]
+fn an_external_leg_may_serve_streams_only() {
+    let cfg = from_yaml_str(
+        "sip: { external: { tcpPort: 5070, tlsPort: 5071 } }\n",
+        "t.yaml",
+    )
+    .unwrap();
+    let p = cfg.sip.external.ports;
+    assert_eq!((p.udp, p.tcp, p.tls), (None, Some(5070), Some(5071)));
+    // No port at all still means UDP 5060.
+    let cfg = from_yaml_str("sip: { external: { host: 127.0.0.1 } }\n", "t.yaml").unwrap();
+    assert_eq!(cfg.sip.external.ports.udp, Some(5060));
 }
 
 #[test]

@@ -110,6 +110,7 @@ impl Settings {
     /// The admin settings of `cfg`; `None` when the port is off.
     pub(crate) fn for_config(cfg: &Config) -> Option<Settings> {
         let port = cfg.stats.port?;
+        let external_udp = cfg.sip.external.ports.udp.is_some();
         let internal_udp = cfg
             .sip
             .internal
@@ -127,7 +128,7 @@ impl Settings {
                     password: password.clone(),
                 }),
             facts: Facts {
-                udp_listeners: 1 + u64::from(internal_udp),
+                udp_listeners: u64::from(external_udp) + u64::from(internal_udp),
                 smpp_servers: cfg.smpp.remote_servers.clone(),
             },
         })

@@ -120,7 +120,8 @@ pub fn run(cfg: Config, source: reload::Source) -> io::Result<()> {
         first,
         events: events_tx,
         stop: stop.clone(),
-        external: bound.external.1,
+        shards: n,
+        external: bound.external.map(|(_, sockets)| sockets),
         internal: bound.internal.map(|(_, sockets)| sockets),
         streams: bound.streams,
         tls,
@@ -169,8 +170,9 @@ pub(crate) type Side = Vec<(SocketAddr, bool, Vec<socket2::Socket>)>;
 
 /// Every socket of every shard, bound before any shard starts.
 struct Bound {
-    /// One external SIP/UDP socket per shard and the address they share.
-    external: (SocketAddr, Vec<socket2::Socket>),
+    /// One external SIP/UDP socket per shard and the address they share,
+    /// when the external leg listens on UDP.
+    external: Option<(SocketAddr, Vec<socket2::Socket>)>,
     /// One internal SIP/UDP socket per shard, when an internal leg listens on UDP.
     internal: Option<(SocketAddr, Vec<socket2::Socket>)>,
     /// Stream listeners (one socket per shard each).
@@ -190,27 +192,30 @@ struct Bound {
 fn bind_all(cfg: &Config, shards: usize) -> io::Result<Bound> {
     let sip = &cfg.sip;
     let buffers = sip.socket_buffer_bytes;
-    let port = sip.external.ports.udp.ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "sip.external has no UDP port (only SIP over UDP is served so far)",
-        )
-    })?;
-    let external = sockets::bind_group(SocketAddr::new(sip.external.host, port), shards, buffers)?;
+    let udp_group = |leg: &crate::config::Leg| match leg.ports.udp {
+        Some(port) => {
+            sockets::bind_group(SocketAddr::new(leg.host, port), shards, buffers).map(Some)
+        }
+        None => Ok(None),
+    };
+    let external = udp_group(&sip.external)?;
     let internal = match &sip.internal {
-        Some(leg) => match leg.ports.udp {
-            Some(port) => Some(sockets::bind_group(
-                SocketAddr::new(leg.host, port),
-                shards,
-                buffers,
-            )?),
-            None => {
-                warn!("sip.internal has no UDP port: node traffic uses the external socket");
-                None
-            }
-        },
+        Some(leg) => udp_group(leg)?,
         None => None,
     };
+    match (&external, &sip.internal, &internal) {
+        (Some(_), Some(_), None) => {
+            warn!(
+                "sip.internal has no UDP port: UDP towards nodes leaves from the external socket"
+            );
+        }
+        (None, _, Some(_)) => {
+            warn!(
+                "sip.external has no UDP port: UDP towards clients leaves from the internal socket"
+            );
+        }
+        _ => {}
+    }
     let probe_host = sip
         .internal
         .as_ref()
@@ -294,10 +299,9 @@ fn bind_side(host: IpAddr, ports: [(Option<u16>, bool); 2], shards: usize) -> io
 }
 
 fn log_listening(bound: &Bound, shards: usize) {
-    info!(
-        "listening sip/udp external {} ({shards} shards)",
-        bound.external.0
-    );
+    if let Some((addr, _)) = &bound.external {
+        info!("listening sip/udp external {addr} ({shards} shards)");
+    }
     if let Some((addr, _)) = &bound.internal {
         info!("listening sip/udp internal {addr} ({shards} shards)");
     }

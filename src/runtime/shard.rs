@@ -55,9 +55,6 @@ const HISTOGRAM_MAX_NS: u64 = 1_000_000_000;
 /// quantile gains from every sample.
 const LATENCY_SAMPLE: u32 = 8;
 
-/// Ring socket index of the external leg (always present).
-pub(crate) const EXTERNAL: usize = 0;
-
 /// A 1 ns..1 s histogram with 3 significant digits.
 #[allow(clippy::expect_used)] // constant, valid bounds: this cannot fail
 fn new_histogram() -> Histogram<u64> {
@@ -74,7 +71,11 @@ pub(crate) struct Shard {
 pub(crate) struct Core {
     id: usize,
     proxy: Proxy,
-    /// Ring socket index of the internal leg; `None` = single entry point.
+    /// Ring socket index of the external leg's UDP socket; `None` when that
+    /// leg serves only stream transports.
+    external: Option<usize>,
+    /// Ring socket index of the internal leg's UDP socket; `None` = single
+    /// entry point, or an internal leg without UDP.
     internal: Option<usize>,
     /// Ring socket index of the registry's probe socket (shard 0).
     probe: Option<usize>,
@@ -131,6 +132,7 @@ pub(crate) struct Parts {
     pub(crate) id: usize,
     pub(crate) proxy: Proxy,
     pub(crate) ring: UdpRing,
+    pub(crate) external: Option<usize>,
     pub(crate) internal: Option<usize>,
     pub(crate) probe: Option<usize>,
     pub(crate) mesh: Mesh,
@@ -153,6 +155,7 @@ impl Shard {
             core: Core {
                 id: p.id,
                 proxy: p.proxy,
+                external: p.external,
                 internal: p.internal,
                 probe: p.probe,
                 mesh: p.mesh,
@@ -489,9 +492,10 @@ impl Core {
                 bump(&mut self.counters.bad_transmits);
                 continue;
             };
+            // A leg without UDP sends its UDP from the other leg's socket.
             let socket = match t.leg {
-                LegId::Internal => self.internal.unwrap_or(EXTERNAL),
-                LegId::External => EXTERNAL,
+                LegId::Internal => self.internal.or(self.external),
+                LegId::External => self.external.or(self.internal),
             };
             if is_stream(t.transport) {
                 match t.conn {
@@ -522,6 +526,14 @@ impl Core {
                 }
                 continue;
             }
+            let Some(socket) = socket else {
+                bump(&mut self.counters.send_errors);
+                debug!(
+                    "shard {}: no UDP socket for a message to {}",
+                    self.id, t.dst
+                );
+                continue;
+            };
             if !tx.send(socket, t.dst, bytes) {
                 bump(&mut self.counters.send_errors);
                 debug!("shard {}: send to {} failed", self.id, t.dst);

@@ -31,7 +31,7 @@ use super::http::Http;
 use super::layers::Layers;
 use super::mesh::{Ends, Mesh};
 use super::reload::Update;
-use super::shard::{Parts, Shard, EXTERNAL};
+use super::shard::{Parts, Shard};
 use super::shutdown::{Closer, Stop};
 use super::smpp::Smpp;
 use super::uring::UdpRing;
@@ -57,7 +57,7 @@ pub(crate) struct ShardSetup {
     stop: Stop,
     /// This shard's ends of the mesh queues.
     mesh: Ends,
-    external: socket2::Socket,
+    external: Option<socket2::Socket>,
     internal: Option<socket2::Socket>,
     /// This shard's stream listeners: (leg, transport, socket).
     streams: Vec<(LegId, Transport, socket2::Socket)>,
@@ -107,8 +107,10 @@ pub(crate) struct Common {
     pub(crate) first: Arc<NodeSet>,
     pub(crate) events: Sender<Event>,
     pub(crate) stop: Stop,
-    /// One external socket per shard.
-    pub(crate) external: Vec<socket2::Socket>,
+    /// Number of shards.
+    pub(crate) shards: usize,
+    /// One external UDP socket per shard, if the external leg listens on UDP.
+    pub(crate) external: Option<Vec<socket2::Socket>>,
     /// One internal socket per shard, if the internal leg listens.
     pub(crate) internal: Option<Vec<socket2::Socket>>,
     /// Stream listeners, each with one socket per shard.
@@ -167,8 +169,9 @@ fn available_cpus() -> Vec<usize> {
 
 /// One setup per shard, in shard order.
 pub(crate) fn setups(common: Common) -> Vec<ShardSetup> {
-    let shards = common.external.len();
+    let shards = common.shards;
     let ends = super::mesh::wire(shards);
+    let mut external = common.external.map(Vec::into_iter);
     let mut internal = common.internal.map(Vec::into_iter);
     let mut smpp = deal(common.smpp);
     let mut http = deal(common.http);
@@ -181,13 +184,11 @@ pub(crate) fn setups(common: Common) -> Vec<ShardSetup> {
     let mut roles = Vec::with_capacity(shards);
     roles.push(Role::Control(Box::new(common.control)));
     roles.extend(common.subscribers.into_iter().map(Role::Worker));
-    common
-        .external
+    roles
         .into_iter()
-        .zip(roles)
         .zip(ends)
         .enumerate()
-        .map(|(id, ((external, role), mesh))| ShardSetup {
+        .map(|(id, (role, mesh))| ShardSetup {
             id,
             shards,
             cfg: Arc::clone(&common.cfg),
@@ -195,7 +196,7 @@ pub(crate) fn setups(common: Common) -> Vec<ShardSetup> {
             events: common.events.clone(),
             stop: common.stop.clone(),
             mesh,
-            external,
+            external: external.as_mut().and_then(Iterator::next),
             internal: internal.as_mut().and_then(Iterator::next),
             streams: streams
                 .iter_mut()
@@ -343,14 +344,15 @@ fn shard_main(
         updates,
         role,
     } = setup;
-    // Ring socket indices: external first (`EXTERNAL`), then internal,
-    // then the probe.
+    // Ring socket indices: external, internal, then the probe (each when
+    // present).
     let mut sockets = Vec::with_capacity(3);
-    sockets.insert(EXTERNAL, external);
-    let internal = internal.map(|s| {
+    let mut add = |s| {
         sockets.push(s);
         sockets.len() - 1
-    });
+    };
+    let external = external.map(&mut add);
+    let internal = internal.map(&mut add);
     let (control, snapshots, probe) = match role {
         Role::Control(c) => {
             sockets.push(c.probe);
@@ -426,6 +428,7 @@ fn shard_main(
         id,
         proxy,
         ring,
+        external,
         internal,
         probe,
         mesh: Mesh::new(mesh, rings),

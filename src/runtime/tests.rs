@@ -77,6 +77,7 @@ impl Rig {
                     id,
                     proxy,
                     ring,
+                    external: Some(0),
                     internal: Some(1),
                     probe: None,
                     mesh: Mesh::new(ends, Arc::clone(&fds)),

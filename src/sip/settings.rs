@@ -106,7 +106,7 @@ impl Settings {
         }
         own_hosts.extend(sip.public_ip);
         own_hosts.extend(sip.public_ipv6);
-        let mut listening = vec![external];
+        let mut listening: Vec<SocketAddr> = ext.ports.udp.map(|_| external).into_iter().collect();
         for leg in std::iter::once(ext).chain(int) {
             for p in [leg.ports.tcp, leg.ports.tls, leg.ports.ws, leg.ports.wss]
                 .into_iter()
@@ -115,7 +115,7 @@ impl Settings {
                 listening.push(SocketAddr::new(leg.host, p));
             }
         }
-        if int.is_some() {
+        if int.is_some_and(|l| l.ports.udp.is_some()) {
             listening.push(internal);
         }
         Settings {

@@ -20,7 +20,8 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct LbConfig {
     /// Shards.
     pub cores: usize,
-    /// External UDP port.
+    /// External UDP port; 0 = none (the external leg serves only its
+    /// stream ports).
     pub external: u16,
     /// Internal UDP port; `None` = single entry point.
     pub internal: Option<u16>,
@@ -141,9 +142,12 @@ impl LbConfig {
                 + &port("wsPort", ws)
                 + &port("wssPort", wss)
         };
+        let udp = match self.external {
+            0 => String::new(),
+            p => format!(", udpPort: {p}"),
+        };
         y += &format!(
-            "  external: {{ host: {host}, udpPort: {}{}{} }}\n",
-            self.external,
+            "  external: {{ host: {host}{udp}{}{} }}\n",
             streams(
                 self.external_tcp,
                 self.external_tls,
@@ -253,7 +257,7 @@ pub struct Balancer {
 impl Balancer {
     /// Writes `cfg.yaml()` to a temp file, spawns the binary (or the one
     /// `TEST_LB_BIN` names, e.g. an older build to show a test fails on it)
-    /// and waits for one `listening sip/udp` line per leg.
+    /// and waits for one `listening sip/…` line per leg.
     pub fn start(cfg: &LbConfig) -> Balancer {
         let own: &std::ffi::OsStr = env!("CARGO_BIN_EXE_sip-balancer").as_ref();
         let bin = std::env::var_os("TEST_LB_BIN");
@@ -398,7 +402,8 @@ fn wait_listening(lines: &mpsc::Receiver<String>, legs: usize) -> Result<(), Str
         log.push_str(&line);
         log.push('\n');
         for leg in ["external", "internal"] {
-            if line.contains(&format!("listening sip/udp {leg}")) && !seen.contains(&leg) {
+            let listening = line.contains("listening sip/") && line.contains(&format!(" {leg} "));
+            if listening && !seen.contains(&leg) {
                 seen.push(leg);
             }
         }

@@ -120,7 +120,7 @@ pub(super) const SIP: &[Key] = &[
         properties: "—",
         kind: "leg (below)",
         default: "UDP 5060 on `host`",
-        doc: "client-facing leg; needs a `udpPort` (this version: heartbeats and probes are UDP)",
+        doc: "client-facing leg. Without a `udpPort` it serves only its stream ports (a TCP/TLS/WS-only entry point): UDP towards clients then leaves from the internal leg's UDP socket, if any, and nodes' UDP heartbeats need the internal leg's `udpPort` (or use `heartbeatPort`, or static nodes)",
     },
     Key {
         yaml: "sip.internal",
