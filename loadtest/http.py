@@ -41,15 +41,13 @@ BODY = "hello from {name}: a small static body for the load test\n"
 
 class Ports:
     def __init__(self, base):
-        self.sip_ext, self.sip_int = base, base + 5   # the balancer needs its SIP legs
         self.balancer = base + 30                     # balancer httpPort
         self.haproxy = base + 31
         self.backends = [base + 40, base + 41]
 
     def busy(self):
-        udp = [p for p in (self.sip_ext, self.sip_int) if not run.port_free(p)]
         tcp = [p for p in [self.balancer, self.haproxy] + self.backends if not tcp_free(p)]
-        return udp + tcp
+        return tcp
 
 
 def nginx_conf(ports, d):
@@ -78,14 +76,12 @@ def haproxy_conf(ports):
 
 
 def balancer_yaml(ports, shards):
-    """SIP legs (required, unused), the two backends as static HTTP-only
+    """SIP off, the two backends as static HTTP-only
     nodes (not probed: always up), statistics and JSON heartbeats off."""
     nodes = "".join(f"  - {{ ip: 127.0.0.1, httpPort: {p}, hostname: web{name} }}\n"
                     for name, p in zip("AB", ports.backends))
     return (f"cores: {shards}\n"
-            "sip:\n"
-            f"  external: {{ host: 127.0.0.1, udpPort: {ports.sip_ext} }}\n"
-            f"  internal: {{ host: 127.0.0.1, udpPort: {ports.sip_int} }}\n"
+            "sip: { enabled: false }\n"
             "nodes:\n" + nodes +
             "statisticPort: 0\nheartbeatPort: 0\n"
             f"http: {{ httpPort: {ports.balancer} }}\n")
@@ -348,7 +344,7 @@ def main():
     ap.add_argument("--proxy-cpus", default=None,
                     help="CPUs of the balancer and HAProxy (default: 1 shard on CPU 1, as run.py)")
     ap.add_argument("--base-port", type=int, default=26200,
-                    help="SIP ext=base, int=base+5 (UDP); balancer base+30, HAProxy base+31, "
+                    help="balancer base+30, HAProxy base+31, "
                          "backends base+40, base+41 (TCP)")
     ap.add_argument("--balancer-bin", default=default_bin())
     ap.add_argument("--haproxy-bin", default=shutil.which("haproxy") or "/usr/sbin/haproxy")

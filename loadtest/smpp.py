@@ -39,14 +39,12 @@ def default_bin():
 
 class Ports:
     def __init__(self, base):
-        self.sip_ext, self.sip_int = base, base + 5   # the balancer needs its SIP legs
         self.smpp = base + 30                         # balancer smppPort
         self.sink = base + 40                         # the SMSC sink
 
     def busy(self):
-        udp = [p for p in (self.sip_ext, self.sip_int) if not run.port_free(p)]
         tcp = [p for p in (self.smpp, self.sink) if not tcp_free(p)]
-        return udp + tcp
+        return tcp
 
 
 def wait_quiet(max_wait, threshold=10.0):
@@ -75,15 +73,13 @@ def tcp_free(port):
 
 
 def balancer_yaml(ports, shards, window_size, busy_poll=0):
-    """SIP legs (required, unused), no nodes, statistics and JSON heartbeats
+    """SIP off, no nodes, statistics and JSON heartbeats
     off; SMPP regular mode towards the sink. maxConnectionSize defaults to
     the ESME window: with the balancer's default (10) the requests beyond 10
     outstanding are answered ESME_RTHROTTLED."""
     return (f"cores: {shards}\n"
             f"busyPollMicros: {busy_poll}\n"
-            "sip:\n"
-            f"  external: {{ host: 127.0.0.1, udpPort: {ports.sip_ext} }}\n"
-            f"  internal: {{ host: 127.0.0.1, udpPort: {ports.sip_int} }}\n"
+            "sip: { enabled: false }\n"
             "nodes: []\n"
             "statisticPort: 0\n"
             "heartbeatPort: 0\n"
@@ -336,7 +332,7 @@ def main():
                     help="the balancer's busyPollMicros (busy polling after each turn; 0 = off)")
     ap.add_argument("--min-ratio", type=float, default=0.8)
     ap.add_argument("--base-port", type=int, default=26100,
-                    help="SIP ext=base, int=base+5 (UDP); smppPort base+30, sink base+40 (TCP)")
+                    help="smppPort base+30, sink base+40 (TCP)")
     ap.add_argument("--balancer-bin", default=default_bin())
     ap.add_argument("--workdir", default="/tmp/sip-lb-loadtest")
     args = ap.parse_args()

@@ -145,11 +145,14 @@ fn summary(cfg: &Config) -> String {
         .internal
         .as_ref()
         .map_or_else(|| "none (single entry point)".to_owned(), leg);
+    let sip = if cfg.sip.enabled {
+        format!("external {}, internal {internal}", leg(&cfg.sip.external))
+    } else {
+        "sip off".to_owned()
+    };
     format!(
-        "cores {:?}, external {}, internal {}, algorithm {:?}, static nodes {}, statistics {}",
+        "cores {:?}, {sip}, algorithm {:?}, static nodes {}, statistics {}",
         cfg.cores,
-        leg(&cfg.sip.external),
-        internal,
         cfg.algorithm.kind,
         cfg.registry.static_nodes.len(),
         cfg.stats

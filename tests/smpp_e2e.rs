@@ -1,7 +1,8 @@
 //! SMPP through the balancer with real peers: PyPI `smpplib` ESMEs
 //! (`tests/smpp/esme.py`) against two asyncio SMSC simulators
 //! (`tests/smpp/smsc.py`), the balancer in between in regular mode (one
-//! SMSC connection per ESME, bound with its credentials).
+//! SMSC connection per ESME, bound with its credentials), also as an
+//! SMPP-only balancer (`sip.enabled: false`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -59,6 +60,37 @@ fn esmes_submit_through_the_balancer_and_rebind_when_an_smsc_dies() {
         let (report, ok) = esme(port, &["-n", "3", "--bind", "transmitter"]);
         assert!(ok, "after A died: {report}");
     }
+    drop(b);
+    lb.stop();
+}
+
+/// `sip: { enabled: false }`: an SMPP-only balancer binds none of its SIP
+/// legs' ports and relays submits as usual.
+#[test]
+fn an_smpp_only_balancer_binds_no_sip_socket_and_relays() {
+    if !smpplib_available() {
+        return;
+    }
+    let b = Smsc::start("B", &[]);
+    let port = free_port();
+    let mut cfg = config(port, &[b.port]);
+    cfg.sip_enabled = false;
+    let lb = Balancer::start(&cfg);
+    for addr in [lb.external, lb.internal] {
+        assert!(
+            std::net::UdpSocket::bind(addr).is_ok(),
+            "SIP/UDP {addr} is not bound"
+        );
+    }
+    let (report, ok) = esme(port, &["-n", "5", "--window", "2"]);
+    assert!(ok, "ESME through an SMPP-only balancer: {report}");
+    let statuses: Vec<_> = report["submits"]
+        .as_array()
+        .expect("submits")
+        .iter()
+        .map(|s| s["status"].as_u64())
+        .collect();
+    assert_eq!(statuses, vec![Some(0); 5], "{report}");
     drop(b);
     lb.stop();
 }

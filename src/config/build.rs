@@ -54,7 +54,7 @@ pub fn build(file: &FileConfig) -> Result<Config> {
         None => defaults::HOST,
     };
     let sip = file.sip.clone().unwrap_or_default();
-    Ok(Config {
+    let cfg = Config {
         cores: build_cores(file.cores.as_ref())?,
         batch_wait: build_batch_wait(file.batch_wait_micros)?,
         busy_poll: build_busy_poll(file.busy_poll_micros)?,
@@ -76,7 +76,22 @@ pub fn build(file: &FileConfig) -> Result<Config> {
             stop_credentials: build_stop_credentials(file)?,
         },
         watch_config: file.watch_config.unwrap_or(defaults::WATCH_CONFIG),
-    })
+    };
+    check_something_served(&cfg)?;
+    Ok(cfg)
+}
+
+/// With SIP off, SMPP or HTTP must listen, or the balancer would serve nothing.
+fn check_something_served(cfg: &Config) -> Result<()> {
+    let smpp = cfg.smpp.port.or(cfg.smpp.ssl_port).is_some();
+    let http = cfg.http.http_port.or(cfg.http.https_port).is_some();
+    if cfg.sip.enabled || smpp || http {
+        return Ok(());
+    }
+    err(
+        "sip.enabled",
+        "is false and no smpp.smppPort/smppSslPort or http.httpPort/httpsPort is set: nothing to serve",
+    )
 }
 
 /// `securityRequired` needs both `login` and `password`.
@@ -183,6 +198,7 @@ fn build_sip(sip: &FileSip, host: IpAddr) -> Result<SipConfig> {
     }
     let (public_ip, public_ipv6) = sip_policy::public_ips(sip)?;
     Ok(SipConfig {
+        enabled: sip.enabled.unwrap_or(true),
         external,
         internal,
         internal_transport: opt(&sip.internal_transport, |t| {

@@ -81,6 +81,8 @@ pub struct FileConfig {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FileSip {
+    /// Serve SIP at all (false: an SMPP- or HTTP-only balancer).
+    pub enabled: Option<bool>,
     /// Client-facing leg.
     pub external: Option<FileLeg>,
     /// Node-facing leg; absent = single entry point.

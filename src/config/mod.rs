@@ -111,6 +111,9 @@ pub struct Leg {
 /// The SIP proxy's configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SipConfig {
+    /// Serve SIP (`sip.enabled`); false: no SIP socket is bound, the legs
+    /// below are validated but unused (an SMPP- or HTTP-only balancer).
+    pub enabled: bool,
     /// Client-facing leg.
     pub external: Leg,
     /// Node-facing leg; `None` = single entry point (one port for both directions).

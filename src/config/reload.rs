@@ -189,6 +189,7 @@ fn restart_keys(old: &Config, new: &Config) -> Vec<&'static str> {
     key("batchWaitMicros", old.batch_wait != new.batch_wait);
     key("busyPollMicros", old.busy_poll != new.busy_poll);
     let (a, b) = (&old.sip, &new.sip);
+    key("sip.enabled", a.enabled != b.enabled);
     key("sip.external", a.external != b.external);
     key("sip.internal", a.internal != b.internal);
     key(

@@ -19,6 +19,7 @@ fn expected_default() -> Config {
         batch_wait: std::time::Duration::from_micros(0),
         busy_poll: std::time::Duration::from_micros(0),
         sip: SipConfig {
+            enabled: true,
             external: leg(5060),
             internal: Some(leg(5065)),
             internal_transport: None,
@@ -155,6 +156,7 @@ fn validation_rules() {
         ("cores: many\n", "cores"),
         ("batchWaitMicros: 1001\n", "batchWaitMicros"),
         ("busyPollMicros: 1001\n", "busyPollMicros"),
+        ("sip: { enabled: false }\n", "sip.enabled"),
         ("heartbeatInterval: 14\n", "heartbeatInterval"),
         ("sip: { unavailableStatus: 200 }\n", "sip.unavailableStatus"),
         (
@@ -258,6 +260,23 @@ fn an_external_leg_may_serve_streams_only() {
     // No port at all still means UDP 5060.
     let cfg = from_yaml_str("sip: { external: { host: 127.0.0.1 } }\n", "t.yaml").unwrap();
     assert_eq!(cfg.sip.external.ports.udp, Some(5060));
+}
+
+#[test]
+fn sip_can_be_turned_off_for_an_smpp_or_http_only_balancer() {
+    let cfg = from_yaml_str(
+        "sip: { enabled: false }\nsmpp: { smppPort: 2776, remoteServers: [\"127.0.0.1:2775\"] }\n",
+        "t.yaml",
+    )
+    .unwrap();
+    assert!(!cfg.sip.enabled);
+    let cfg = from_yaml_str(
+        "sip: { enabled: false }\nhttp: { httpPort: 2080 }\n",
+        "t.yaml",
+    )
+    .unwrap();
+    assert!(!cfg.sip.enabled);
+    assert!(from_yaml_str("cores: 1\n", "t.yaml").unwrap().sip.enabled);
 }
 
 #[test]

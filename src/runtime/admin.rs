@@ -110,12 +110,14 @@ impl Settings {
     /// The admin settings of `cfg`; `None` when the port is off.
     pub(crate) fn for_config(cfg: &Config) -> Option<Settings> {
         let port = cfg.stats.port?;
-        let external_udp = cfg.sip.external.ports.udp.is_some();
-        let internal_udp = cfg
-            .sip
-            .internal
-            .as_ref()
-            .is_some_and(|l| l.ports.udp.is_some());
+        let sip = cfg.sip.enabled;
+        let external_udp = sip && cfg.sip.external.ports.udp.is_some();
+        let internal_udp = sip
+            && cfg
+                .sip
+                .internal
+                .as_ref()
+                .is_some_and(|l| l.ports.udp.is_some());
         Some(Settings {
             port,
             drain: cfg.stats.shutdown_timeout,

@@ -192,7 +192,7 @@ struct Bound {
 fn bind_all(cfg: &Config, shards: usize) -> io::Result<Bound> {
     let sip = &cfg.sip;
     let buffers = sip.socket_buffer_bytes;
-    let udp_group = |leg: &crate::config::Leg| match leg.ports.udp {
+    let udp_group = |leg: &crate::config::Leg| match leg.ports.udp.filter(|_| sip.enabled) {
         Some(port) => {
             sockets::bind_group(SocketAddr::new(leg.host, port), shards, buffers).map(Some)
         }
@@ -204,6 +204,7 @@ fn bind_all(cfg: &Config, shards: usize) -> io::Result<Bound> {
         None => None,
     };
     match (&external, &sip.internal, &internal) {
+        _ if !sip.enabled => info!("sip: off (sip.enabled: false), no SIP socket bound"),
         (Some(_), Some(_), None) => {
             warn!(
                 "sip.internal has no UDP port: UDP towards nodes leaves from the external socket"
@@ -229,7 +230,8 @@ fn bind_all(cfg: &Config, shards: usize) -> io::Result<Bound> {
     let mut streams = Vec::new();
     let mut stream_addrs = Vec::new();
     let legs = std::iter::once((LegId::External, &sip.external))
-        .chain(sip.internal.as_ref().map(|l| (LegId::Internal, l)));
+        .chain(sip.internal.as_ref().map(|l| (LegId::Internal, l)))
+        .filter(|_| sip.enabled);
     for (leg_id, leg) in legs {
         let ports = [
             (Transport::Tcp, leg.ports.tcp),

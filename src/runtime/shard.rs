@@ -639,6 +639,34 @@ impl Core {
         if self.conns.counters.accepted + self.conns.counters.opened > 0 {
             info!("shard {}: streams: {}", self.id, self.conns.summary());
         }
+        if let Some(smpp) = &self.smpp {
+            let s = smpp.counters();
+            info!(
+                "shard {}: smpp: requests_to_server={} requests_to_client={} responses_to_server={} \
+                 responses_to_client={} throttled={} not_responded={} rejected={} malformed={} \
+                 unmatched={} rebinds={} refused={} not_bind_clients={}",
+                self.id,
+                s.requests_to_server,
+                s.requests_to_client,
+                s.responses_to_server,
+                s.responses_to_client,
+                s.throttled,
+                s.not_responded,
+                s.rejected,
+                s.malformed,
+                s.unmatched,
+                s.rebinds,
+                s.refused,
+                s.not_bind_clients,
+            );
+        }
+        if let Some(http) = &self.http {
+            let h = http.totals();
+            info!(
+                "shard {}: http: requests={} bytes_to_server={} bytes_to_client={}",
+                self.id, h.requests, h.bytes_to_server, h.bytes_to_client
+            );
+        }
         if r.spin_hits + r.spin_misses > 0 {
             info!(
                 "shard {}: busy polls: {} saw work coming, {} ended in a sleep",

@@ -77,9 +77,31 @@ pub struct LbConfig {
     pub external_extra: String,
     /// `statisticPort`; `None` writes `0` (off: parallel balancers would collide on 2006).
     pub statistic_port: Option<u16>,
+    /// `sip.enabled`; false: the balancer binds no SIP socket and start-up
+    /// waits for its `listening smpp`/`listening http` line instead.
+    pub sip_enabled: bool,
 }
 
 impl LbConfig {
+    /// What the start-up log must show before the balancer counts as
+    /// started, each a pair of texts one line contains: a `listening sip/…`
+    /// line per leg or, with SIP off, the SMPP (else HTTP) listener's line.
+    fn listening_lines(&self) -> Vec<(String, String)> {
+        if !self.sip_enabled {
+            let what = if self.extra_yaml.contains("smppPort") {
+                "listening smpp"
+            } else {
+                "listening http"
+            };
+            return vec![(what.into(), String::new())];
+        }
+        let legs = if self.internal.is_some() { 2 } else { 1 };
+        ["external", "internal"][..legs]
+            .iter()
+            .map(|leg| ("listening sip/".into(), format!(" {leg} ")))
+            .collect()
+    }
+
     /// Two entry points on fresh ports, one core, no static nodes.
     pub fn two_legs() -> LbConfig {
         LbConfig {
@@ -110,6 +132,7 @@ impl LbConfig {
             extra_yaml: String::new(),
             external_extra: String::new(),
             statistic_port: None,
+            sip_enabled: true,
         }
     }
 
@@ -130,6 +153,9 @@ impl LbConfig {
     /// The YAML text. The only place that knows the file format.
     pub fn yaml(&self) -> String {
         let mut y = format!("cores: {}\nsip:\n", self.cores);
+        if !self.sip_enabled {
+            y += "  enabled: false\n";
+        }
         let port = |key: &str, p: Option<u16>| p.map_or(String::new(), |p| format!(", {key}: {p}"));
         let host = if self.host.contains(':') {
             format!("\"{}\"", self.host)
@@ -267,8 +293,7 @@ impl Balancer {
     /// Like `start` with another program (the harness self-test uses a
     /// stand-in script to prove start-up and stop handling).
     pub fn start_program(program: &std::ffi::OsStr, cfg: &LbConfig) -> Balancer {
-        let legs = if cfg.internal.is_some() { 2 } else { 1 };
-        let (child, dir, log) = spawn_with_yaml(program, &cfg.yaml(), legs);
+        let (child, dir, log) = spawn_with_yaml(program, &cfg.yaml(), &cfg.listening_lines());
         let ip: std::net::IpAddr = cfg.host.parse().expect("LbConfig.host is an IP");
         Balancer {
             child: Some(child),
@@ -347,7 +372,7 @@ impl Drop for Balancer {
 fn spawn_with_yaml(
     program: &std::ffi::OsStr,
     yaml: &str,
-    legs: usize,
+    lines: &[(String, String)],
 ) -> (Child, TempDir, mpsc::Receiver<String>) {
     let dir = TempDir::new("lb");
     let cfg_path = dir.path.join("lb.yaml");
@@ -367,13 +392,13 @@ fn spawn_with_yaml(
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn sip-balancer");
-    let lines = pump_stderr(&mut child);
-    if let Err(log) = wait_listening(&lines, legs) {
+    let log_lines = pump_stderr(&mut child);
+    if let Err(log) = wait_listening(&log_lines, lines) {
         let _ = child.kill();
         let _ = child.wait();
         panic!("balancer did not start within {START_TIMEOUT:?}.\nconfig:\n{yaml}\nstderr:\n{log}");
     }
-    (child, dir, lines)
+    (child, dir, log_lines)
 }
 
 /// Forwards the child's stderr to ours (captured per test) and to a channel.
@@ -390,22 +415,22 @@ fn pump_stderr(child: &mut Child) -> mpsc::Receiver<String> {
     rx
 }
 
-/// Waits for `legs` distinct `listening sip/udp` lines. Err = log so far.
-fn wait_listening(lines: &mpsc::Receiver<String>, legs: usize) -> Result<(), String> {
+/// Waits until each wanted pair of texts was seen in one line. Err = log so far.
+fn wait_listening(
+    lines: &mpsc::Receiver<String>,
+    wanted: &[(String, String)],
+) -> Result<(), String> {
     let deadline = Instant::now() + START_TIMEOUT;
-    let (mut log, mut seen) = (String::new(), Vec::new());
-    while seen.len() < legs {
+    let (mut log, mut seen) = (String::new(), vec![false; wanted.len()]);
+    while seen.contains(&false) {
         let left = deadline
             .checked_duration_since(Instant::now())
             .ok_or_else(|| log.clone())?;
         let line = lines.recv_timeout(left).map_err(|_| log.clone())?;
         log.push_str(&line);
         log.push('\n');
-        for leg in ["external", "internal"] {
-            let listening = line.contains("listening sip/") && line.contains(&format!(" {leg} "));
-            if listening && !seen.contains(&leg) {
-                seen.push(leg);
-            }
+        for (seen, (a, b)) in seen.iter_mut().zip(wanted) {
+            *seen |= line.contains(a.as_str()) && line.contains(b.as_str());
         }
     }
     Ok(())

@@ -115,6 +115,14 @@ pub(super) const TOP: &[Key] = &[
 /// `sip`.
 pub(super) const SIP: &[Key] = &[
     Key {
+        yaml: "sip.enabled",
+        aliases: &[],
+        properties: "—",
+        kind: "bool",
+        default: "`true`",
+        doc: "`false`: no SIP socket at all, for a balancer that serves only SMPP and/or HTTP (one of them must listen). The legs are still validated; nodes then register through `heartbeatPort` (JSON) or as static nodes.",
+    },
+    Key {
         yaml: "sip.external",
         aliases: &[],
         properties: "—",
