@@ -206,3 +206,50 @@ fn update_markdown_keeps_prose_and_refuses_bad_markers() {
     let unclosed = doc.replace(&format!("{END}ssl -->"), "");
     assert!(update_markdown(&unclosed).is_err());
 }
+
+/// The literal a default names, when the whole default is one: "`8400`",
+/// "`0` (off)", "`[]` = both"; `None` for prose ("none", "the IP", …).
+fn literal_default(key: &Key) -> Option<&str> {
+    let rest = key.default.strip_prefix('`')?;
+    let (value, tail) = rest.split_once('`')?;
+    let tail = tail.trim();
+    let plain = tail.is_empty() || tail.starts_with('(') || tail.starts_with('=');
+    plain.then_some(value)
+}
+
+/// YAML setting the dotted `path` to `value` (a flow mapping per level).
+fn yaml_setting(path: &str, value: &str) -> String {
+    let value = if value.contains(", ") && !value.starts_with('[') {
+        format!("[{value}]")
+    } else {
+        value.to_owned()
+    };
+    path.rsplit('.')
+        .fold(value, |inner, name| format!("{{{name}: {inner}}}"))
+}
+
+/// Every literal default in the table is the loader's real default: a
+/// file that sets the key to it builds the same config as one without it.
+#[test]
+fn every_documented_default_is_the_loaders_default() {
+    let build = |yaml: &str| crate::config::from_yaml_str(yaml, "t.yaml");
+    let base = build("{}").unwrap();
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for key in all_keys() {
+        let Some(value) = literal_default(key) else {
+            continue;
+        };
+        if key.yaml.contains('<') || key.yaml.contains("[]") {
+            continue;
+        }
+        let yaml = yaml_setting(key.yaml, value);
+        match build(&yaml) {
+            Ok(cfg) if cfg == base => checked += 1,
+            Ok(_) => wrong.push(format!("{}: `{value}` is not the default", key.yaml)),
+            Err(e) => wrong.push(format!("{}: `{yaml}` does not load: {e}", key.yaml)),
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert!(checked > 50, "only {checked} defaults checked");
+}
