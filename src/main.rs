@@ -135,6 +135,7 @@ fn load(args: &Args) -> Result<(Config, String), ConfigError> {
         cfg.cores = build::cores_from_str(cores)
             .map_err(|e| ConfigError::new("command line", None, "--cores", e.problem))?;
     }
+    sip_balancer::runtime::resolve_names(&mut cfg);
     Ok((cfg, name))
 }
 

@@ -322,8 +322,13 @@ pub struct HttpConfig {
     /// HTTPS listener port.
     pub https_port: Option<u16>,
     /// Where requests are proxied when no node can take them (`ip[:port]`,
-    /// port 80 by default); `None` = answer `503`.
+    /// port 80 by default); `None` = answer `503`. For a host name, the
+    /// address [`HttpConfig::unavailable_host_name`] resolved to.
     pub unavailable_host: Option<SocketAddr>,
+    /// `unavailableHost` given as a host name (and port): the binary
+    /// resolves it into `unavailable_host` each time the file is loaded
+    /// ([`crate::runtime::resolve_names`]; the loader does no I/O).
+    pub unavailable_host_name: Option<(String, u16)>,
     /// Use TLS towards nodes (`isRemoteServerSsl`).
     pub remote_server_ssl: bool,
     /// With `https_port`, answer every plain-HTTP request `302` to HTTPS.

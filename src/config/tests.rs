@@ -82,6 +82,7 @@ fn expected_default() -> Config {
             http_port: None,
             https_port: None,
             unavailable_host: None,
+            unavailable_host_name: None,
             remote_server_ssl: false,
             redirect_to_https: true,
             request_check_pattern: None,

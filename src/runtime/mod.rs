@@ -25,6 +25,7 @@
 //!   own thread) and the `stop` notices to nodes at shutdown.
 //! - [`admin`]: the admin/statistics HTTP port on its own thread, and the
 //!   process logger whose level it changes.
+//! - [`resolve`]: host names of a loaded configuration, resolved.
 //!
 //! The protocol decisions live in [`crate::sip::proxy`] and
 //! [`crate::registry`]; this module executes what they return and does
@@ -40,6 +41,7 @@ mod layers;
 mod links;
 mod mesh;
 pub mod reload;
+mod resolve;
 mod shard;
 mod shards;
 mod shutdown;
@@ -58,6 +60,7 @@ use std::time::Instant;
 use log::{info, warn};
 
 pub use admin::init_logging;
+pub use resolve::resolve_names;
 
 use crate::config::Config;
 use crate::registry::Registry;

@@ -4,16 +4,57 @@ use super::values::{at_least, ms, parse_socket_addr, port};
 use super::{defaults, err, Result};
 use crate::config::file::FileHttp;
 use crate::config::{HttpConfig, UrlRewrite};
+use std::net::SocketAddr;
+
+/// The fallback host as written: an address, or a name still to resolve.
+type FallbackHost = (Option<SocketAddr>, Option<(String, u16)>);
+
+/// `unavailableHost`: `ip[:port]`, or a host name with an optional port
+/// (the guide's example is `google.com`), port 80 when absent.
+fn fallback_host(s: &str) -> Result<FallbackHost> {
+    const KEY: &str = "http.unavailableHost";
+    let default = defaults::HTTP_UNAVAILABLE_HOST_PORT;
+    if let Ok(addr) = parse_socket_addr(KEY, s, Some(default)) {
+        return Ok((Some(addr), None));
+    }
+    let (name, port) = match s.rsplit_once(':') {
+        Some((name, p)) => match p.parse::<u16>() {
+            Ok(p) if p > 0 => (name, p),
+            _ => return err(KEY, format!("`{s}`: `{p}` is not a port (1-65535)")),
+        },
+        None => (s, default),
+    };
+    if !is_host_name(name) {
+        return err(
+            KEY,
+            format!("`{s}` is neither ip[:port] nor a host name[:port]"),
+        );
+    }
+    Ok((None, Some((name.to_ascii_lowercase(), port))))
+}
+
+/// A DNS name (RFC 1123): dot-separated labels of 1-63 letters, digits and
+/// inner hyphens, 253 characters at most, not all digits.
+fn is_host_name(s: &str) -> bool {
+    let label = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let s = s.strip_suffix('.').unwrap_or(s);
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(label)
+        && !s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+}
 
 pub(super) fn build_http(h: &FileHttp) -> Result<HttpConfig> {
-    let unavailable_host = match h.unavailable_host.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(s) => Some(parse_socket_addr(
-            "http.unavailableHost",
-            s,
-            Some(defaults::HTTP_UNAVAILABLE_HOST_PORT),
-        )?),
-    };
+    let (unavailable_host, unavailable_host_name) =
+        match h.unavailable_host.as_deref().map(str::trim) {
+            None | Some("") => (None, None),
+            Some(s) => fallback_host(s)?,
+        };
     let request_check_pattern = h.request_check_pattern.clone().filter(|p| !p.is_empty());
     if let Some(p) = &request_check_pattern {
         check_regex("http.requestCheckPattern", p)?;
@@ -22,6 +63,7 @@ pub(super) fn build_http(h: &FileHttp) -> Result<HttpConfig> {
         http_port: port("http.httpPort", h.http_port)?,
         https_port: port("http.httpsPort", h.https_port)?,
         unavailable_host,
+        unavailable_host_name,
         remote_server_ssl: h.is_remote_server_ssl.unwrap_or(false),
         redirect_to_https: h.redirect_to_https.unwrap_or(true),
         request_check_pattern,

@@ -27,10 +27,37 @@ fn new_keys_parse() {
 }
 
 #[test]
+fn unavailable_host_may_be_a_name_with_or_without_a_port() {
+    let h = |v: &str| {
+        let h = from_yaml_str(&format!("http: {{ unavailableHost: '{v}' }}\n"), "t.yaml")
+            .unwrap()
+            .http;
+        (h.unavailable_host, h.unavailable_host_name)
+    };
+    assert_eq!(h("Google.com"), (None, Some(("google.com".into(), 80))));
+    assert_eq!(
+        h("sorry.example.net:8080"),
+        (None, Some(("sorry.example.net".into(), 8080)))
+    );
+    assert_eq!(
+        h("10.0.0.9:81"),
+        (Some("10.0.0.9:81".parse().unwrap()), None)
+    );
+}
+
+#[test]
 fn bad_values_name_the_key() {
     let cases = [
         (
-            "http: { unavailableHost: fallback.example.com }\n",
+            "http: { unavailableHost: 'fallback..example.com' }\n",
+            "http.unavailableHost",
+        ),
+        (
+            "http: { unavailableHost: 'fallback.example.com:0' }\n",
+            "http.unavailableHost",
+        ),
+        (
+            "http: { unavailableHost: 'under_score.example.com' }\n",
             "http.unavailableHost",
         ),
         (

@@ -678,9 +678,9 @@ pub(super) const HTTP: &[Key] = &[
         yaml: "http.unavailableHost",
         aliases: &[],
         properties: "`unavailableHost`",
-        kind: "`ip[:port]`",
+        kind: "`ip[:port]` \\| `name[:port]`",
         default: "none",
-        doc: "requests go there (port 80 if none) when no node can take them; unset = `503` with `Retry-After`. Host names are refused (not resolved)",
+        doc: "requests go there (port 80 if none) when no node can take them; unset = `503` with `Retry-After`. A host name (`google.com`, the guide's example) is resolved when the file is loaded (its first address; like all of `http`, a change applies at restart); unresolvable: one warn line, and requests no node can take get `503`",
     },
     Key {
         yaml: "http.isRemoteServerSsl",
