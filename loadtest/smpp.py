@@ -72,13 +72,14 @@ def tcp_free(port):
     return run.port_free(port, kind=socket.SOCK_STREAM)
 
 
-def balancer_yaml(ports, shards, window_size, busy_poll=0):
+def balancer_yaml(ports, shards, window_size, busy_poll=0, batch_wait=0):
     """SIP off, no nodes, statistics and JSON heartbeats
     off; SMPP regular mode towards the sink. maxConnectionSize defaults to
     the ESME window: with the balancer's default (10) the requests beyond 10
     outstanding are answered ESME_RTHROTTLED."""
     return (f"cores: {shards}\n"
             f"busyPollMicros: {busy_poll}\n"
+            f"batchWaitMicros: {batch_wait}\n"
             "sip: { enabled: false }\n"
             "nodes: []\n"
             "statisticPort: 0\n"
@@ -111,7 +112,7 @@ def start_balancer(args, ports, rundir):
     cfg = os.path.join(rundir, "balancer.yaml")
     with open(cfg, "w") as f:
         f.write(balancer_yaml(ports, args.shards, args.max_connection_size or args.window,
-                              args.busy_poll_micros))
+                              args.busy_poll_micros, args.batch_wait_micros))
     cpus = args.balancer_cpus or run.target_cpus(args.shards)[0]
     cmd = ["taskset", "-c", cpus, args.balancer_bin, "--config", cfg]
     env = dict(os.environ)
@@ -330,6 +331,8 @@ def main():
                     help="the balancer's smpp.maxConnectionSize (default: --window)")
     ap.add_argument("--busy-poll-micros", type=int, default=0,
                     help="the balancer's busyPollMicros (busy polling after each turn; 0 = off)")
+    ap.add_argument("--batch-wait-micros", type=int, default=0,
+                    help="the balancer's batchWaitMicros (completion batching of each wait; 0 = off)")
     ap.add_argument("--min-ratio", type=float, default=0.8)
     ap.add_argument("--base-port", type=int, default=26100,
                     help="smppPort base+30, sink base+40 (TCP)")
