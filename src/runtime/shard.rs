@@ -667,6 +667,12 @@ impl Core {
                 self.id, h.requests, h.bytes_to_server, h.bytes_to_client
             );
         }
+        if r.batched_waits > 0 {
+            info!(
+                "shard {}: completion batching: engaged {} times, {} batched waits",
+                self.id, r.batch_engagements, r.batched_waits
+            );
+        }
         if r.spin_hits + r.spin_misses > 0 {
             info!(
                 "shard {}: busy polls: {} saw work coming, {} ended in a sleep",

@@ -11,11 +11,13 @@
 //! for the next datagrams (loadtest/README.md has the measurements).
 //!
 //! - `ring`: [`UdpRing`], [`Tx`]: setup, receive, send, doorbells, wait, drop.
+//! - `batching`: when a wait gathers completions (adaptive batching).
 //! - `bufs`: the provided-buffer ring the receives pick from.
 //! - `recv`: the `msghdr` template, source addresses, receive timestamps.
 //! - `slots`: storage for the sends in flight.
 //! - `streams`, `stream_ops`: listeners and connections on the same ring.
 
+mod batching;
 mod bufs;
 mod recv;
 mod ring;

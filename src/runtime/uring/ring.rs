@@ -18,7 +18,9 @@
 //!   (`IORING_OP_MSG_RING`, see [`UdpRing::ring_doorbell`]), which ends a
 //!   wait; the data itself travels in ordinary queues.
 //! - **Wait**: [`UdpRing::submit_and_wait`] submits everything queued and
-//!   sleeps until a completion arrives or the timeout passes.
+//!   sleeps until a completion arrives or the timeout passes; while the
+//!   load is high enough ([`BatchGate`]) it gathers completions for up to
+//!   `batchWaitMicros` first.
 //!
 //! The ring is set up single-issuer with deferred task running: completions
 //! are produced only when this thread enters the kernel, so receiving never
@@ -37,6 +39,7 @@ use io_uring::types::{CancelBuilder, Fd, RecvMsgOut, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, IoUring, SubmissionQueue, Submitter};
 use socket2::{SockAddr, SockRef, Socket};
 
+use super::batching::BatchGate;
 use super::bufs::BufRing;
 use super::recv::{enable_rx_timestamps, parse_sockaddr, recv_msghdr, rx_timestamp};
 use super::slots::SendSlots;
@@ -111,6 +114,10 @@ pub struct RingCounters {
     pub spin_hits: u64,
     /// Busy polls that ran out of time (the ring then slept).
     pub spin_misses: u64,
+    /// Waits that batched completions (`batchWaitMicros`, while engaged).
+    pub batched_waits: u64,
+    /// Times the load engaged completion batching.
+    pub batch_engagements: u64,
 }
 
 /// A datagram handed to [`UdpRing::drain`]'s callback.
@@ -144,8 +151,10 @@ pub struct UdpRing {
     closing: bool,
     /// Completion batching of [`UdpRing::submit_and_wait`]: the shortest
     /// wait (µs) before returning with fewer than [`BATCH_COMPLETIONS`]
-    /// completions; 0 = return at the first.
+    /// completions; 0 = return at the first. Used only while `batch` is
+    /// engaged.
     min_wait_us: u32,
+    batch: BatchGate,
     /// Busy polling of [`UdpRing::submit_and_wait`]: how long to watch
     /// the ring from user space before sleeping in the kernel; zero = off.
     busy_poll: Duration,
@@ -215,13 +224,15 @@ impl UdpRing {
             counters: RingCounters::default(),
             closing: false,
             min_wait_us: 0,
+            batch: BatchGate::new(Duration::ZERO, Instant::now()),
             busy_poll: Duration::ZERO,
         };
         ring.arm_receives();
         Ok(ring)
     }
 
-    /// Let [`UdpRing::submit_and_wait`] gather completions for up to
+    /// Let [`UdpRing::submit_and_wait`], while completions come faster
+    /// than a couple per `wait` ([`BatchGate`]), gather them for up to
     /// `wait` before it returns with fewer than a batch (needs Linux 6.12;
     /// `false`, and no batching, on a kernel without it).
     pub fn set_batch_wait(&mut self, wait: Duration) -> bool {
@@ -229,6 +240,7 @@ impl UdpRing {
             return false;
         }
         self.min_wait_us = u32::try_from(wait.as_micros()).unwrap_or(u32::MAX);
+        self.batch = BatchGate::new(wait, Instant::now());
         true
     }
 
@@ -321,6 +333,18 @@ impl UdpRing {
     /// Submit everything queued, then sleep until at least one completion
     /// is ready or `timeout` passed. Interruptions are not errors.
     pub fn submit_and_wait(&mut self, timeout: Duration) -> io::Result<()> {
+        let r = self.wait(timeout);
+        if self.min_wait_us > 0 {
+            let ready = self.ring.completion().len();
+            if self.batch.on_wake(Instant::now(), ready) {
+                self.counters.batch_engagements += 1;
+            }
+        }
+        r
+    }
+
+    /// [`UdpRing::submit_and_wait`] without the batching bookkeeping.
+    fn wait(&mut self, timeout: Duration) -> io::Result<()> {
         self.tx().flush_sends();
         if !self.busy_poll.is_zero() {
             if self.spin(timeout.min(self.busy_poll)) {
@@ -332,9 +356,10 @@ impl UdpRing {
         let ts = Timespec::from(timeout);
         let mut args = SubmitArgs::new().timespec(&ts);
         let mut want = 1;
-        if self.min_wait_us > 0 {
+        if self.batch.engaged() {
             args = args.min_wait_usec(self.min_wait_us);
             want = BATCH_COMPLETIONS;
+            self.counters.batched_waits += 1;
         }
         match self.ring.submitter().submit_with_args(want, &args) {
             Ok(_) => Ok(()),

@@ -1,5 +1,5 @@
 //! The driver on loopback sockets: order, sources, replies, large
-//! datagrams, re-arming, doorbells, busy polling, timestamps and drop.
+//! datagrams, re-arming, doorbells, busy polling, batching, timestamps and drop.
 
 use super::ring::*;
 use socket2::Socket;
@@ -113,6 +113,60 @@ fn busy_polling_hands_over_every_datagram_and_still_sleeps() {
         start.elapsed()
     );
     assert_eq!(ring.counters().spin_misses, misses + 1);
+}
+
+/// Adaptive batching: a lone datagram is handed over without batching; a
+/// flood engages it and every datagram still arrives, in order; a quiet
+/// spell releases it.
+#[test]
+fn batching_engages_under_a_flood_only() {
+    let (a, a_addr) = bound();
+    let mut ring = UdpRing::new(vec![a]).unwrap();
+    if !ring.set_batch_wait(Duration::from_micros(50)) {
+        return; // kernel before 6.12: nothing to test
+    }
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..3u32 {
+        peer.send_to(format!("lone {i}").as_bytes(), a_addr)
+            .unwrap();
+        assert_eq!(collect(&mut ring, 1).len(), 1);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(ring.counters().batched_waits, 0, "{:?}", ring.counters());
+
+    // Flood in rounds of 64 until the gate engages (bounded).
+    let mut sent = 0u32;
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ring.counters().batch_engagements == 0 && Instant::now() < deadline {
+        for _ in 0..64 {
+            peer.send_to(format!("msg {sent}").as_bytes(), a_addr)
+                .unwrap();
+            sent += 1;
+        }
+        let want = sent as usize - got.len();
+        got.extend(collect(&mut ring, want).into_iter().map(|g| g.2));
+    }
+    assert!(
+        ring.counters().batch_engagements > 0,
+        "{:?}",
+        ring.counters()
+    );
+    let expected: Vec<_> = (0..sent).map(|i| format!("msg {i}").into_bytes()).collect();
+    assert_eq!(got, expected, "nothing lost or reordered while batching");
+
+    // Quiet: the next wake-ups release it.
+    ring.submit_and_wait(Duration::from_millis(5)).unwrap();
+    ring.submit_and_wait(Duration::from_millis(5)).unwrap();
+    let batched = ring.counters().batched_waits;
+    peer.send_to(b"late", a_addr).unwrap();
+    assert_eq!(collect(&mut ring, 1).len(), 1);
+    assert_eq!(
+        ring.counters().batched_waits,
+        batched,
+        "released: {:?}",
+        ring.counters()
+    );
 }
 
 #[test]
