@@ -20,7 +20,7 @@ pub(super) const TOP: &[Key] = &[
         properties: "`batchWaitMicros`",
         kind: "µs, 0–1000",
         default: "`0` (off)",
-        doc: "completion batching of each shard's wait (Linux ≥ 6.12; older kernels: off, one info line): a shard with fewer than 32 completions waits up to this long for more before it wakes, so one wake-up serves several messages. Costs a lone message up to this much latency (UDP 1000 calls/s, 100 µs: hop p50 39 → 125 µs). It saved 15–25 % CPU per message over TCP only while the machine was busy with other work; on a quiet VM it saved nothing or cost more (the timer it arms is not free in a guest), hence off by default. `0` = wake at every completion.",
+        doc: "completion batching of each shard's wait (Linux ≥ 6.12; older kernels: off, one info line): while completions arrive at 2 or more per this interval (measured each millisecond; released below 1), a shard with fewer than 32 completions waits up to this long for more before it wakes, so one wake-up serves several messages; a quiet shard wakes at once. Costs a lone message up to this much latency (UDP 1000 calls/s, 100 µs: hop p50 39 → 125 µs). It saved 15–25 % CPU per message over TCP only while the machine was busy with other work; on a quiet VM it saved nothing or cost more (the timer it arms is not free in a guest), hence off by default. `0` = wake at every completion.",
     },
     Key {
         yaml: "busyPollMicros",
