@@ -44,17 +44,31 @@ impl BatchGate {
         }
     }
 
+    /// Whether a batching wait is configured at all.
+    pub(super) fn enabled(&self) -> bool {
+        !self.wait.is_zero()
+    }
+
     /// Whether the next wait should batch.
     pub(super) fn engaged(&self) -> bool {
         self.engaged
     }
 
+    /// The next wait's minimum (µs) if it should batch.
+    pub(super) fn min_wait_usec(&self) -> Option<u32> {
+        self.engaged()
+            .then(|| u32::try_from(self.wait.as_micros()).unwrap_or(u32::MAX))
+    }
+
     /// A wake-up at `now` found `completions` ready. Returns true when
     /// this engaged the gate (for the counters).
     pub(super) fn on_wake(&mut self, now: Instant, completions: usize) -> bool {
+        if !self.enabled() {
+            return false;
+        }
         self.completions = self.completions.saturating_add(completions as u64);
         let elapsed = now.saturating_duration_since(self.window_start);
-        if elapsed < WINDOW || self.wait.is_zero() {
+        if elapsed < WINDOW {
             return false;
         }
         // Completions one wait would gather at this window's rate.
@@ -78,6 +92,20 @@ mod tests {
 
     const WAIT: Duration = Duration::from_micros(50);
 
+    fn us(n: u64) -> Duration {
+        Duration::from_micros(n)
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// A released gate for `wait`, and its start.
+    fn gate(wait: Duration) -> (BatchGate, Instant) {
+        let t0 = Instant::now();
+        (BatchGate::new(wait, t0), t0)
+    }
+
     /// Wake-ups every `gap` for `span`, each with `n` completions; the
     /// state at the end.
     fn run(
@@ -97,85 +125,50 @@ mod tests {
 
     #[test]
     fn a_quiet_shard_never_batches() {
-        let t0 = Instant::now();
-        let mut g = BatchGate::new(WAIT, t0);
+        let (mut g, t0) = gate(WAIT);
         // 1000 SIP calls/s ≈ 14 000 completions/s: 0.7 per 50 µs wait.
-        run(
-            &mut g,
-            t0,
-            Duration::from_micros(71),
-            1,
-            Duration::from_millis(20),
-        );
+        run(&mut g, t0, us(71), 1, ms(20));
         assert!(!g.engaged());
     }
 
     #[test]
     fn a_busy_shard_batches_within_two_windows_and_lets_go_when_load_stops() {
-        let t0 = Instant::now();
-        let mut g = BatchGate::new(WAIT, t0);
+        let (mut g, t0) = gate(WAIT);
         // 200 000 completions/s: 10 per wait.
-        let t = run(
-            &mut g,
-            t0,
-            Duration::from_micros(5),
-            1,
-            Duration::from_micros(2100),
-        );
+        let t = run(&mut g, t0, us(5), 1, us(2100));
         assert!(g.engaged());
         // Batched waits: fewer wake-ups with more each, same rate: stays.
-        let t = run(
-            &mut g,
-            t,
-            Duration::from_micros(50),
-            10,
-            Duration::from_millis(5),
-        );
+        let t = run(&mut g, t, us(50), 10, ms(5));
         assert!(g.engaged());
         // Load stops: the next wake-up is the timeout, with nothing.
-        g.on_wake(t + Duration::from_millis(100), 0);
+        g.on_wake(t + ms(100), 0);
         assert!(!g.engaged());
     }
 
     #[test]
     fn between_the_thresholds_the_state_holds() {
-        let t0 = Instant::now();
-        let mut g = BatchGate::new(WAIT, t0);
+        let (mut g, t0) = gate(WAIT);
         // 1.5 per wait: not enough to engage…
         let gap = Duration::from_nanos(33_333);
-        let t = run(&mut g, t0, gap, 1, Duration::from_millis(5));
+        let t = run(&mut g, t0, gap, 1, ms(5));
         assert!(!g.engaged());
         // …once engaged by a burst, not little enough to release.
-        let t = run(
-            &mut g,
-            t,
-            Duration::from_micros(5),
-            1,
-            Duration::from_millis(3),
-        );
+        let t = run(&mut g, t, us(5), 1, ms(3));
         assert!(g.engaged());
-        run(&mut g, t, gap, 1, Duration::from_millis(5));
+        run(&mut g, t, gap, 1, ms(5));
         assert!(g.engaged());
     }
 
     #[test]
     fn a_zero_wait_never_engages() {
-        let t0 = Instant::now();
-        let mut g = BatchGate::new(Duration::ZERO, t0);
-        run(
-            &mut g,
-            t0,
-            Duration::from_micros(1),
-            32,
-            Duration::from_millis(5),
-        );
+        let (mut g, t0) = gate(Duration::ZERO);
+        run(&mut g, t0, us(1), 32, ms(5));
         assert!(!g.engaged());
     }
 
     #[test]
     fn on_wake_reports_the_engagement_once() {
-        let t0 = Instant::now();
-        let mut g = BatchGate::new(WAIT, t0);
+        let (mut g, t0) = gate(WAIT);
         let engaged = (1..=40u64)
             .filter(|&i| g.on_wake(t0 + Duration::from_micros(100 * i), 20))
             .count();

@@ -149,11 +149,9 @@ pub struct UdpRing {
     counters: RingCounters,
     /// Being dropped: ended receives are not re-armed.
     closing: bool,
-    /// Completion batching of [`UdpRing::submit_and_wait`]: the shortest
-    /// wait (µs) before returning with fewer than [`BATCH_COMPLETIONS`]
-    /// completions; 0 = return at the first. Used only while `batch` is
-    /// engaged.
-    min_wait_us: u32,
+    /// Completion batching of [`UdpRing::submit_and_wait`]: while engaged,
+    /// the shortest wait before returning with fewer than
+    /// [`BATCH_COMPLETIONS`] completions.
     batch: BatchGate,
     /// Busy polling of [`UdpRing::submit_and_wait`]: how long to watch
     /// the ring from user space before sleeping in the kernel; zero = off.
@@ -223,7 +221,6 @@ impl UdpRing {
             streams: ManuallyDrop::new(Streams::new()),
             counters: RingCounters::default(),
             closing: false,
-            min_wait_us: 0,
             batch: BatchGate::new(Duration::ZERO, Instant::now()),
             busy_poll: Duration::ZERO,
         };
@@ -239,7 +236,6 @@ impl UdpRing {
         if !self.ring.params().is_feature_min_timeout() {
             return false;
         }
-        self.min_wait_us = u32::try_from(wait.as_micros()).unwrap_or(u32::MAX);
         self.batch = BatchGate::new(wait, Instant::now());
         true
     }
@@ -334,7 +330,7 @@ impl UdpRing {
     /// is ready or `timeout` passed. Interruptions are not errors.
     pub fn submit_and_wait(&mut self, timeout: Duration) -> io::Result<()> {
         let r = self.wait(timeout);
-        if self.min_wait_us > 0 {
+        if self.batch.enabled() {
             let ready = self.ring.completion().len();
             if self.batch.on_wake(Instant::now(), ready) {
                 self.counters.batch_engagements += 1;
@@ -356,8 +352,8 @@ impl UdpRing {
         let ts = Timespec::from(timeout);
         let mut args = SubmitArgs::new().timespec(&ts);
         let mut want = 1;
-        if self.batch.engaged() {
-            args = args.min_wait_usec(self.min_wait_us);
+        if let Some(us) = self.batch.min_wait_usec() {
+            args = args.min_wait_usec(us);
             want = BATCH_COMPLETIONS;
             self.counters.batched_waits += 1;
         }
